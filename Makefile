@@ -33,6 +33,8 @@ BIN  := $(BUILD)/jobreport
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRC  := $(sort $(wildcard tests/integration/*.c))
+ITEST_BINS := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 MOCK_SRC   := $(sort $(wildcard tests/mocks/*.c))
 MOCK_OBJ   := $(MOCK_SRC:%.c=$(BUILD)/%.o)
 
@@ -63,6 +65,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(MOCK_OBJ)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(MOCK_OBJ) $(LDFLAGS_$*) $(LDFLAGS) $(LIB) \
 		$(PKG_LIBS) $(CMOCKA_LIBS)
 
+# Integration test programs: run by the CLI tests against the live local servers.
+$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LDFLAGS) $(LIB) $(PKG_LIBS) $(CMOCKA_LIBS)
+
 # The one test command (README, .ci/run): dependencies, unit and CLI tests, then the same tests
 # under AddressSanitizer + UndefinedBehaviorSanitizer.
 check: deps
@@ -78,8 +85,8 @@ check-unit: $(UNIT_BINS)
 		JR_TESTDATA=$(CURDIR)/tests/fixtures JR_SHARED=$(CURDIR)/../shared $$t || fail=1; \
 	done; test $$fail = 0
 
-check-cli: $(BIN)
-	JOBREPORT=$(CURDIR)/$(BIN) tests/cli/run.sh
+check-cli: $(BIN) $(ITEST_BINS)
+	JOBREPORT=$(CURDIR)/$(BIN) JR_TESTBIN=$(CURDIR)/$(BUILD)/tests tests/cli/run.sh
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan \
