@@ -27,6 +27,8 @@ buf_grow(struct buf *b, size_t extra)
     if (need < 64)
         need = 64;
     b->data = xrealloc(b->data, need);
+    if (!b->cap)
+        b->data[0] = '\0';
     b->cap = need;
 }
 
@@ -127,7 +129,7 @@ buf_detach(struct buf *b, size_t *len)
     char *p;
 
     if (!b->data)
-        buf_grow(b, 0), b->data[0] = '\0';
+        buf_grow(b, 0);
     p = b->data;
     if (len)
         *len = b->len;
