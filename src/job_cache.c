@@ -5,6 +5,7 @@
  */
 #include "job_cache.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,13 @@ struct jc_job {
     struct jc_column col[JOBCSV_NKINDS];
 };
 
+/* Per-file warnings beyond this many are logged at debug level, then summarised once. */
+#define JC_WARN_MAX 20
+
 struct job_cache {
     struct job_cache_opts opts;
+    size_t warned;
+    size_t unwarned;
     struct jc_job *jobs;
     size_t njobs;
     size_t cap;
@@ -321,6 +327,24 @@ column_shrink(struct job_cache *jc, struct jc_column *c, uint32_t nrows)
     }
 }
 
+JR_PRINTF(2, 3) static void
+jc_warn(struct job_cache *jc, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (jc->warned < JC_WARN_MAX) {
+        jc->warned++;
+        log_warn("%s", msg);
+    } else {
+        jc->unwarned++;
+        log_debug("%s", msg);
+    }
+}
+
 static const char *const kind_column[JOBCSV_NKINDS] = {"phone number", "email address"};
 
 /* Record the outcome of one download, log what went wrong (ids and counts only). */
@@ -339,14 +363,14 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
     case STORAGE_FETCH_MISSING:
         job->status = JC_MISSING;
         jc->st.missing++;
-        log_warn("job '%s': no job file at '%s' or '%s'; its rows are Unavailable", id, ld->key,
+        jc_warn(jc, "job '%s': no job file at '%s' or '%s'; its rows are Unavailable", id, ld->key,
                  ld->legacy);
         job_reset(jc, job);
         return;
     case STORAGE_FETCH_TOO_BIG:
         job->status = JC_TOO_BIG;
         jc->st.too_big++;
-        log_warn("job '%s': job file '%s' is larger than the %lld-byte limit; its rows are "
+        jc_warn(jc, "job '%s': job file '%s' is larger than the %lld-byte limit; its rows are "
                  "Unavailable",
                  id, key, (long long)jc->opts.max_file_bytes);
         job_reset(jc, job);
@@ -354,7 +378,7 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
     case STORAGE_FETCH_FAILED:
         job->status = JC_FAILED;
         jc->st.failed++;
-        log_warn("job '%s': cannot read job file '%s': %s; its rows are Unavailable", id, key,
+        jc_warn(jc, "job '%s': cannot read job file '%s': %s; its rows are Unavailable", id, key,
                  it->errmsg);
         job_reset(jc, job);
         return;
@@ -383,7 +407,7 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
             continue;
         if (!ps->column_found[k]) {
             jc->st.malformed++;
-            log_warn("job '%s': job file '%s' has no '%s' column; its %zu rows are Unavailable",
+            jc_warn(jc, "job '%s': job file '%s' has no '%s' column; its %zu rows are Unavailable",
                      id, key, kind_column[k], ps->rows);
             column_release(jc, &job->col[k]);
             continue;
@@ -394,7 +418,7 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
     }
     if (ps->field_too_long) {
         jc->st.malformed++;
-        log_warn("job '%s': job file '%s' has a field over the %zu-byte limit; rows from %zu on "
+        jc_warn(jc, "job '%s': job file '%s' has a field over the %zu-byte limit; rows from %zu on "
                  "are Unavailable",
                  id, key, jc->opts.max_field, ps->rows);
     }
@@ -405,7 +429,7 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
                      ps->empty_recipients;
 
         jc->st.bad_rows += bad;
-        log_warn("job '%s': job file '%s': %zu rows Unavailable (%zu short, %zu blank, %zu invalid "
+        jc_warn(jc, "job '%s': job file '%s': %zu rows Unavailable (%zu short, %zu blank, %zu invalid "
                  "UTF-8, %zu over the size limit, %zu empty recipient)",
                  id, key, bad, ps->short_rows, ps->blank_rows, ps->bad_utf8_rows,
                  ps->too_long_rows, ps->empty_recipients);
@@ -462,6 +486,8 @@ job_cache_load(struct job_cache *jc, struct storage *st, struct jr_err *err)
     }
     free(items);
     free(loads);
+    if (jc->unwarned)
+        log_warn("%zu more job file warnings like the ones above (shown with -vv)", jc->unwarned);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     jc->st.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     jc->st.memory = jc->memory;
