@@ -508,14 +508,18 @@ cmd_generate(int argc, char **argv, struct jr_ctx *ctx, struct jr_err *err)
 
     config_s3_params(&ctx->cfg, &s3);
     bucket = storage_open(ctx->cfg.bucket, &s3, err);
-    if (!bucket)
+    if (!bucket) {
+        jr_err_prefix(err, "cannot open the bucket");
         goto out;
+    }
     if (o.dest && strcmp(o.dest, "-") == 0) {
         ro.out = stdout;
     } else if (o.dest) {
         dest = storage_open(o.dest, &s3, err);
-        if (!dest)
+        if (!dest) {
+            jr_err_prefix(err, "cannot open --dest");
             goto out;
+        }
         ro.storage = dest;
     } else {
         ro.storage = bucket;

@@ -487,11 +487,14 @@ storage_file_open(const char *dir, struct jr_err *err)
     struct stat sb;
 
     if (!real) {
-        jr_err_errno(err, JR_E_IO, "cannot open bucket directory '%s'", dir);
+        if (errno == ENOENT || errno == ENOTDIR)
+            jr_err_set(err, JR_E_CONFIG, "directory '%s' does not exist", dir);
+        else
+            jr_err_errno(err, JR_E_IO, "cannot open directory '%s'", dir);
         return NULL;
     }
     if (stat(real, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-        jr_err_set(err, JR_E_IO, "cannot open bucket directory '%s': not a directory", dir);
+        jr_err_set(err, JR_E_CONFIG, "'%s' is not a directory", dir);
         free(real);
         return NULL;
     }

@@ -11,8 +11,8 @@ fail() {
 # at it. Usage: new_db [name]
 new_db() {
     db=${1:-$(echo "$TEST_NAME" | tr -c 'a-z0-9_\n' '_')}
-    dropdb --if-exists -q "$db"
-    createdb -q "$db"
+    dropdb --if-exists "$db" 2>/dev/null || true
+    createdb "$db"
     psql -q -v ON_ERROR_STOP=1 -d "$db" -f "$TOP/sql/schema.sql" >/dev/null
     PGDATABASE=$db
     export PGDATABASE
