@@ -298,6 +298,41 @@ test_json_escaping(void **state)
     }
 }
 
+/*
+ * JSON text is UTF-8 (RFC 8259): a message holding bytes that are not UTF-8 (a Latin-1 file
+ * name from a local bucket, a truncated sequence) must still produce a record a JSON parser
+ * accepts, keeping the valid text around the bad bytes. How the bad bytes are shown (U+FFFD,
+ * \u00XX) is the module's choice.
+ */
+static void
+test_json_invalid_utf8(void **state)
+{
+    static const char *const inputs[] = {
+        "key 'caf\xe9.csv' removed", /* Latin-1 e-acute */
+        "truncated \xc3",            /* a lead byte at the end */
+        "lone \x80 continuation",
+        "overlong \xc0\xaf slash",
+        "surrogate \xed\xa0\x80 half",
+    };
+
+    (void)state;
+    log_setup(LOG_LEVEL_WARN, LOG_FORMAT_JSON);
+    for (size_t i = 0; i < JR_ARRAY_LEN(inputs); i++) {
+        char *line = emit(LOG_LEVEL_WARN, inputs[i]);
+        size_t head = strcspn(inputs[i], "\x80\xa0\xaf\xc0\xc3\xe9\xed");
+        json_error_t jerr;
+        json_t *root = json_loads(line, 0, &jerr);
+        const char *msg = root ? json_string_value(json_object_get(root, "msg")) : NULL;
+        bool kept = msg && strncmp(msg, inputs[i], head) == 0;
+
+        free(line); /* before any assertion: a failure leaks nothing */
+        json_decref(root);
+        if (!root)
+            fail_msg("case %zu: the record is not JSON: %s", i, jerr.text);
+        assert_true(kept); /* the text before the bad bytes is kept */
+    }
+}
+
 /* A long record is written whole, as one line. */
 static void
 test_long_message(void **state)
@@ -379,8 +414,9 @@ main(void)
         cmocka_unit_test(test_defaults), /* first: before any log_setup */
         cmocka_unit_test(test_text_format),     cmocka_unit_test(test_text_newlines),
         cmocka_unit_test(test_level_filtering), cmocka_unit_test(test_json_format),
-        cmocka_unit_test(test_json_escaping),   cmocka_unit_test(test_long_message),
-        cmocka_unit_test(test_level_parse),     cmocka_unit_test(test_format_parse),
+        cmocka_unit_test(test_json_escaping),   cmocka_unit_test(test_json_invalid_utf8),
+        cmocka_unit_test(test_long_message),    cmocka_unit_test(test_level_parse),
+        cmocka_unit_test(test_format_parse),
     };
 
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
