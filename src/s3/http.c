@@ -56,6 +56,10 @@ struct xfer {
     bool aborted;
     bool header_done; /* the final header block of this attempt was seen */
     bool in_multi;
+    bool stalled;       /* the progress callback gave up on a transfer that stopped moving */
+    curl_off_t seen_dl; /* progress counters at the last movement */
+    curl_off_t seen_ul;
+    uint64_t last_move_ms;
     uint64_t delay_ms;
     uint64_t due_ms; /* execute_many: when a scheduled retry may start */
     char errbuf[CURL_ERROR_SIZE];
@@ -467,6 +471,31 @@ on_seek(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/*
+ * Stall detection. libcurl's LOW_SPEED_* options average the speed over several seconds, so a
+ * transfer that stops after a burst is noticed late; this gives up exactly stall_timeout_s after
+ * the last byte moved in either direction (or after the start, while waiting for a reply).
+ */
+static int
+on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct xfer *x = ud;
+    uint64_t now = now_ms();
+
+    (void)dltotal, (void)ultotal;
+    if (dlnow != x->seen_dl || ulnow != x->seen_ul) {
+        x->seen_dl = dlnow;
+        x->seen_ul = ulnow;
+        x->last_move_ms = now;
+        return 0;
+    }
+    if (now - x->last_move_ms >= (uint64_t)x->h->stall_timeout_s * 1000u) {
+        x->stalled = true;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- one attempt -------------------------------------------------------------------------- */
 
 #define SETOPT(eh, opt, val)                                                                       \
@@ -491,6 +520,9 @@ xfer_begin(struct xfer *x, struct jr_err *err)
     x->upload_off = 0;
     x->aborted = false;
     x->header_done = false;
+    x->stalled = false;
+    x->seen_dl = x->seen_ul = 0;
+    x->last_move_ms = now_ms();
     x->errbuf[0] = '\0';
 
     s3_http_headers_reset(&x->headers);
@@ -519,8 +551,9 @@ xfer_begin(struct xfer *x, struct jr_err *err)
     if (h->ca_bundle)
         SETOPT(eh, CURLOPT_CAINFO, h->ca_bundle);
     SETOPT(eh, CURLOPT_CONNECTTIMEOUT, h->connect_timeout_s);
-    SETOPT(eh, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    SETOPT(eh, CURLOPT_LOW_SPEED_TIME, h->stall_timeout_s);
+    SETOPT(eh, CURLOPT_NOPROGRESS, 0L);
+    SETOPT(eh, CURLOPT_XFERINFOFUNCTION, on_progress);
+    SETOPT(eh, CURLOPT_XFERINFODATA, x);
     SETOPT(eh, CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(eh, CURLOPT_HTTPHEADER, x->slist);
     SETOPT(eh, CURLOPT_HEADERFUNCTION, on_header);
@@ -548,10 +581,12 @@ xfer_begin(struct xfer *x, struct jr_err *err)
 }
 
 static enum s3_http_failure
-classify(CURLcode rc, bool aborted)
+classify(CURLcode rc, bool aborted, bool stalled)
 {
     if (aborted)
         return S3_HTTP_E_ABORTED;
+    if (stalled)
+        return S3_HTTP_E_TIMEOUT;
     switch (rc) {
     case CURLE_OK:
         return S3_HTTP_OK;
@@ -586,10 +621,12 @@ xfer_end(struct xfer *x, CURLcode rc)
     unsigned max = x->h->max_attempts;
     struct buf why = BUF_INIT;
 
-    r->failure = classify(rc, x->aborted);
+    r->failure = classify(rc, x->aborted, x->stalled);
     if (curl_easy_getinfo(x->eh, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status)
         r->status = status;
-    if (r->failure != S3_HTTP_OK) {
+    if (x->stalled) {
+        snprintf(r->errmsg, sizeof(r->errmsg), "no data moved for %ld s", x->h->stall_timeout_s);
+    } else if (r->failure != S3_HTTP_OK) {
         const char *text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 
         header_value(text, strlen(text), r->errmsg, sizeof(r->errmsg));

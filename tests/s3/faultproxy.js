@@ -63,8 +63,9 @@ let rules = [];
 let records = [];
 let seq = 0;
 
+/* Requests are listed from their arrival (status null until they end), so a test sees a stalled
+ * request at once; the log file gets each one when it ends. */
 function record(rec) {
-    records.push(rec);
     if (opts.log) fs.appendFileSync(opts.log, JSON.stringify(rec) + '\n');
 }
 
@@ -266,7 +267,15 @@ const server = http.createServer((req, res) => {
         return;
     }
     const rule = matchRule(req.method, path, query);
-    const rec = { seq: ++seq, method: req.method, path, query, action: rule ? rule.action : 'pass' };
+    const rec = {
+        seq: ++seq,
+        method: req.method,
+        path,
+        query,
+        action: rule ? rule.action : 'pass',
+        status: null,
+    };
+    records.push(rec);
     res.on('close', () => record(rec));
     req.socket.on('error', () => {});
     if (!rule || rule.action === 'pass') {
