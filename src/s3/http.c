@@ -235,8 +235,8 @@ failure_text(enum s3_http_failure f)
     return "transfer failed";
 }
 
-void
-s3_http_response_describe(const struct s3_http_response *resp, struct buf *out)
+static void
+describe(const struct s3_http_response *resp, struct buf *out, bool with_attempts)
 {
     if (resp->failure != S3_HTTP_OK) {
         buf_printf(out, "%s: %s", failure_text(resp->failure), resp->errmsg);
@@ -249,8 +249,14 @@ s3_http_response_describe(const struct s3_http_response *resp, struct buf *out)
         if (resp->message[0])
             buf_printf(out, ": %s", resp->message);
     }
-    if (resp->attempts > 1)
+    if (with_attempts && resp->attempts > 1)
         buf_printf(out, " (after %u attempts)", resp->attempts);
+}
+
+void
+s3_http_response_describe(const struct s3_http_response *resp, struct buf *out)
+{
+    describe(resp, out, true);
 }
 
 /* ---- the client and its pool -------------------------------------------------------------- */
@@ -640,7 +646,7 @@ xfer_end(struct xfer *x, CURLcode rc)
     if (r->attempts < max && s3_http_retryable(r->failure, r->status, r->code)) {
         x->delay_ms = s3_http_backoff_ms(r->attempts, random_u64());
         if (log_enabled(LOG_LEVEL_INFO)) {
-            s3_http_response_describe(r, &why);
+            describe(r, &why, false);
             log_info("retrying %s in %llu ms (attempt %u/%u): %s", req->what ? req->what : "",
                      (unsigned long long)x->delay_ms, r->attempts + 1, max, buf_cstr(&why));
             buf_release(&why);

@@ -532,6 +532,7 @@ s3_multipart_create(struct s3_client *c, const char *key, const struct s3_put_op
     if (check_key(c, key, "upload", err) < 0)
         return -1;
     op_init(&op, c, "POST", key, "uploads");
+    buf_addstr(&op.what, " (start multipart upload)");
     op.collect = true;
     if (opts) {
         op.content_type = opts->content_type;
@@ -634,6 +635,7 @@ s3_multipart_complete(struct s3_client *c, const char *key, const char *upload_i
 
     upload_query(&q, upload_id, 0);
     op_init(&op, c, "POST", key, buf_cstr(&q));
+    buf_addstr(&op.what, " (complete multipart upload)");
     op.collect = true;
     op.complete_reply = true;
     op.content_type = "application/xml";

@@ -11,6 +11,7 @@
  *
  * Every run writes below a fresh "live-PID-TIME/" prefix, so runs never see each other's keys.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,6 +81,7 @@ struct open_opts {
     bool via_proxy;
     const char *prefix; /* below the run prefix; NULL for the run prefix itself */
     const char *secret; /* NULL: the real one */
+    const char *token;  /* session token, or NULL */
     unsigned attempts;  /* 0: 3 */
     unsigned stall_s;   /* 0: 10 */
     size_t part_size;   /* 0: 5 MiB */
@@ -99,6 +101,7 @@ open_store(const struct open_opts *o)
     p.region = "us-east-1";
     p.access_key_id = env("JR_S3_ACCESS_KEY");
     p.secret_access_key = o->secret ? o->secret : env("JR_S3_SECRET_KEY");
+    p.session_token = o->token;
     p.endpoint_url = o->via_proxy ? env("JR_S3_FAULT_ENDPOINT") : env("JR_S3_ENDPOINT");
     p.path_style = true;
     p.max_attempts = o->attempts ? o->attempts : 3;
@@ -693,6 +696,73 @@ test_wrong_secret(void **state)
     storage_close(st);
 }
 
+static void
+test_session_token(void **state)
+{
+    struct open_opts o = {0};
+    struct storage *st;
+
+    (void)state;
+    NEED_SERVER();
+    /* The local server accepts any token but verifies the signature over x-amz-security-token. */
+    o.token = "FwoGZXIvYXdzEBYaDHqa0AP1/+token==";
+    st = open_store(&o);
+    put_str(st, "token/x.csv", "signed with a session token");
+    expect_content(st, "token/x.csv", "signed with a session token", 27);
+    storage_close(st);
+}
+
+struct thread_arg {
+    struct storage *st;
+    int id;
+    int failures;
+};
+
+static void *
+thread_main(void *p)
+{
+    struct thread_arg *ta = p;
+
+    for (int i = 0; i < 8; i++) {
+        struct jr_err err = JR_ERR_INIT;
+        struct collect c = {0};
+        struct storage_fetch f;
+        char key[64], body[64];
+
+        snprintf(key, sizeof(key), "threads/t%d/%d.csv", ta->id, i);
+        snprintf(body, sizeof(body), "thread %d object %d\r\n", ta->id, i);
+        if (put_chunked(ta->st, key, body, strlen(body), 5, NULL, &err) < 0 ||
+            fetch(ta->st, key, NULL, 0, &c, &f) != STORAGE_FETCH_OK ||
+            strcmp(buf_cstr(&c.body), body) != 0)
+            ta->failures++;
+        buf_release(&c.body);
+    }
+    return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+    enum { T = 4 };
+    struct thread_arg args[T];
+    pthread_t th[T];
+    struct storage *st;
+
+    (void)state;
+    NEED_SERVER();
+    /* one storage, used from several threads at once (report uploads run on threads) */
+    st = open_direct();
+    for (int i = 0; i < T; i++) {
+        args[i] = (struct thread_arg){st, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    storage_close(st);
+}
+
 /* ---- through the fault proxy ---- */
 
 static void
@@ -1207,6 +1277,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_odd_keys),
         cmocka_unit_test(test_wrong_secret),
+        cmocka_unit_test(test_session_token),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_fault_500_then_success),
         cmocka_unit_test(test_fault_slowdown_then_success),
         cmocka_unit_test(test_fault_reset_mid_body),

@@ -11,6 +11,10 @@
  *   node faultproxy.js --upstream http://127.0.0.1:PORT [--listen 127.0.0.1:0]
  *                      [--port-file FILE] [--log FILE]
  *
+ * Requests that pass through are read whole first and refused (400 BadDigest or
+ * XAmzContentSHA256Mismatch) when their Content-MD5 or x-amz-content-sha256 header does not match
+ * the body, as S3 does and the local server does not.
+ *
  * Control endpoints on the same port (never forwarded; bucket names cannot contain '_'):
  *   POST /__fault/rules   body: a JSON rule or array of rules, appended to the rule list
  *   POST /__fault/reset   drop all rules and the request log
@@ -30,6 +34,7 @@
  *   "stall"                 like "reset", but stop sending for "seconds" (default 10) first, then
  *                           reset the connection
  */
+const crypto = require('crypto');
 const http = require('http');
 const fs = require('fs');
 const { URL } = require('url');
@@ -135,10 +140,11 @@ function control(req, res, path) {
     }
 }
 
-function s3Error(status, code, path) {
+function s3Error(status, code, path, message) {
+    const text = message || `injected by faultproxy (HTTP ${status})`;
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n' +
-        `<Error><Code>${code}</Code><Message>injected by faultproxy (HTTP ${status})</Message>` +
+        `<Error><Code>${code}</Code><Message>${text}</Message>` +
         `<Resource>${path.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</Resource>` +
         '<RequestId>faultproxy</RequestId></Error>'
     );
@@ -149,38 +155,66 @@ function hasRequestBody(req) {
     return len > 0 || req.headers['transfer-encoding'] !== undefined;
 }
 
+/*
+ * The local server never compares Content-MD5 or x-amz-content-sha256 with the body; real S3
+ * does. Requests that pass through are read whole and checked first, so a client that hashes
+ * the wrong bytes fails here as it would against S3.
+ */
+function checkBody(req, body) {
+    const md5 = req.headers['content-md5'];
+    const sha = req.headers['x-amz-content-sha256'];
+    if (md5 !== undefined && crypto.createHash('md5').update(body).digest('base64') !== md5)
+        return 'BadDigest';
+    if (sha !== undefined && /^[0-9a-f]{64}$/.test(sha) &&
+        crypto.createHash('sha256').update(body).digest('hex') !== sha)
+        return 'XAmzContentSHA256Mismatch';
+    return null;
+}
+
 /* Forward req upstream; hooks.onResponse(upRes) may take over the reply instead of piping. */
 function forward(req, res, rec, hooks) {
-    const up = http.request(
-        {
-            host: upstream.hostname,
-            port: upstream.port,
-            method: req.method,
-            path: req.url,
-            headers: req.headers,
-            agent,
-        },
-        (upRes) => {
-            rec.status = upRes.statusCode;
-            if (hooks && hooks.onResponse) {
-                hooks.onResponse(upRes);
-                return;
+    readAll(req, (body) => {
+        if (body === null) return;
+        const bad = checkBody(req, body);
+        if (bad) {
+            rec.status = 400;
+            rec.error = bad;
+            const xml = s3Error(400, bad, req.url, 'the body does not match its digest header (faultproxy)');
+            res.writeHead(400, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
+            res.end(xml);
+            return;
+        }
+        const up = http.request(
+            {
+                host: upstream.hostname,
+                port: upstream.port,
+                method: req.method,
+                path: req.url,
+                headers: req.headers,
+                agent,
+            },
+            (upRes) => {
+                rec.status = upRes.statusCode;
+                if (hooks && hooks.onResponse) {
+                    hooks.onResponse(upRes);
+                    return;
+                }
+                res.writeHead(upRes.statusCode, upRes.headers);
+                upRes.pipe(res);
             }
-            res.writeHead(upRes.statusCode, upRes.headers);
-            upRes.pipe(res);
-        }
-    );
-    up.on('error', (e) => {
-        rec.status = 502;
-        rec.error = e.message;
-        if (!res.headersSent) {
-            res.writeHead(502, { 'content-type': 'text/plain' });
-            res.end(`faultproxy: upstream error: ${e.message}\n`);
-        } else {
-            res.destroy();
-        }
+        );
+        up.on('error', (e) => {
+            rec.status = 502;
+            rec.error = e.message;
+            if (!res.headersSent) {
+                res.writeHead(502, { 'content-type': 'text/plain' });
+                res.end(`faultproxy: upstream error: ${e.message}\n`);
+            } else {
+                res.destroy();
+            }
+        });
+        up.end(body);
     });
-    req.pipe(up);
 }
 
 /* Send the response headers and a share of the body, then stall (optionally) and reset. */

@@ -659,6 +659,8 @@ test_upload_resent(void **state)
     assert_true(s3_http_response_ok(&req.resp));
     assert_int_equal(req.resp.attempts, 2);
     assert_int_equal(srv.last_body_len, 300000);
+    assert_null(strcasestr(srv.last_headers, "Expect:")); /* no 100-continue round trip */
+    assert_non_null(strcasestr(srv.last_headers, "Content-Length: 300000"));
     assert_int_equal(server_count("PUT /slowdown-once/put"), 2);
     s3_http_response_release(&req.resp);
     buf_release(&s.body);
