@@ -71,8 +71,11 @@ sha256_hex(const void *data, size_t len, char out[65], struct jr_err *err)
 
     if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
         return jr_err_set(err, JR_E_INTERNAL, "cannot compute SHA-256");
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+        out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+    }
+    out[64] = '\0';
     return 0;
 }
 
