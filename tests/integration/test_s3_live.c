@@ -998,6 +998,88 @@ test_fault_multipart_failure(void **state)
     free(data);
 }
 
+static void
+test_fault_error_inside_200(void **state)
+{
+    size_t len = 6 * MIB;
+    unsigned char *data = xmalloc(len);
+    struct storage *direct, *st;
+    struct jr_err err = JR_ERR_INIT;
+    long statuses[4];
+    const char *in200 = "<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?>\\n\\n"
+                        "<Error><Code>InternalError</Code><Message>We encountered an internal "
+                        "error. Please try again.</Message></Error>";
+
+    (void)state;
+    NEED_PROXY();
+    fill_random(data, len, 6);
+    direct = open_direct();
+    st = open_proxy();
+    put_str(direct, "faults/in200.bin", "previous");
+
+    /* CompleteMultipartUpload answers 200 with an <Error>: retried like a 500 */
+    proxy_reset();
+    proxy_rule("{\"method\":\"POST\",\"path\":\"faults/in200\",\"query\":\"uploadId=\","
+               "\"action\":\"reply\",\"body\":\"%s\",\"count\":1}",
+               in200);
+    put_ok(st, "faults/in200.bin", data, len);
+    assert_int_equal(proxy_count("POST", "faults/in200", "uploadId=", statuses, 4), 2);
+    assert_int_equal(statuses[0], 200);
+    assert_int_equal(statuses[1], 200);
+    expect_content(direct, "faults/in200.bin", data, len);
+
+    /* ... and when it keeps doing so, the commit fails and the old object stays */
+    put_str(direct, "faults/in200.bin", "previous");
+    proxy_reset();
+    proxy_rule("{\"method\":\"POST\",\"path\":\"faults/in200\",\"query\":\"uploadId=\","
+               "\"action\":\"reply\",\"body\":\"%s\",\"count\":10}",
+               in200);
+    assert_int_equal(put_chunked(st, "faults/in200.bin", data, len, MIB, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "HTTP 200 InternalError: We encountered an internal error"));
+    assert_non_null(strstr(err.msg, "(after 3 attempts)"));
+    assert_int_equal(proxy_count("DELETE", "faults/in200", "uploadId=", NULL, 0), 1);
+    expect_content(direct, "faults/in200.bin", "previous", 8);
+    storage_close(st);
+    storage_close(direct);
+    free(data);
+}
+
+static void
+test_fault_delete_per_key_errors(void **state)
+{
+    const char *keys[] = {"del/a.csv", "del/b.csv", "del/c.csv"};
+    bool failed[3];
+    struct storage *st;
+    struct jr_err err = JR_ERR_INIT;
+
+    (void)state;
+    NEED_PROXY();
+    st = open_proxy();
+    for (size_t i = 0; i < 3; i++)
+        put_str(st, keys[i], keys[i]);
+    /* S3 reports per-key failures inside a 200 DeleteResult */
+    proxy_reset();
+    proxy_rule("{\"method\":\"POST\",\"query\":\"delete\",\"action\":\"reply\","
+               "\"body\":\"<DeleteResult><Error><Key>%s/del/b.csv</Key><Code>AccessDenied</Code>"
+               "<Message>Access Denied</Message></Error></DeleteResult>\",\"count\":1}",
+               run_prefix);
+    assert_int_equal(storage_remove_many(st, keys, 3, failed, &err), 0);
+    assert_false(failed[0]);
+    assert_true(failed[1]);
+    assert_false(failed[2]);
+    /* the whole batch failing marks every key */
+    proxy_reset();
+    proxy_rule("{\"method\":\"POST\",\"query\":\"delete\",\"action\":\"status\","
+               "\"status\":403,\"code\":\"AccessDenied\",\"count\":1}");
+    assert_int_equal(storage_remove_many(st, keys, 3, failed, &err), -1);
+    assert_int_equal(err.code, JR_E_STORAGE);
+    assert_non_null(strstr(err.msg, "HTTP 403 AccessDenied"));
+    assert_true(failed[0] && failed[1] && failed[2]);
+    assert_int_equal(storage_remove_many(st, keys, 3, failed, &err), 0);
+    assert_false(failed[0] || failed[1] || failed[2]);
+    storage_close(st);
+}
+
 /* ---- many objects at once ---- */
 
 struct expect_obj {
@@ -1285,6 +1367,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_fault_stall),
         cmocka_unit_test(test_fault_retries_exhausted),
         cmocka_unit_test(test_fault_multipart_failure),
+        cmocka_unit_test(test_fault_error_inside_200),
+        cmocka_unit_test(test_fault_delete_per_key_errors),
         cmocka_unit_test(test_fetch_many_parallel),
     };
     const char *level = getenv("JR_TEST_LOG_LEVEL");

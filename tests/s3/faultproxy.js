@@ -28,6 +28,8 @@
  *   "status"                answer "status" (default 500) with an S3 error document whose Code is
  *                           "code" (default InternalError), after reading the request body
  *   "slowdown"              answer 503 SlowDown
+ *   "reply"                 answer "status" (default 200) with "body" as application/xml, after
+ *                           reading the request body (e.g. S3's error inside a 200 reply)
  *   "reset"                 uploads (requests with a body): read about half of the body, then
  *                           reset the connection; otherwise forward and reset the connection
  *                           after about half of the response body ("fraction" changes the share)
@@ -76,7 +78,7 @@ function record(rec) {
 
 function compileRule(r) {
     if (typeof r !== 'object' || r === null) throw new Error('a rule must be an object');
-    const known = ['pass', 'status', 'slowdown', 'reset', 'stall'];
+    const known = ['pass', 'status', 'slowdown', 'reply', 'reset', 'stall'];
     if (!known.includes(r.action)) throw new Error(`unknown action '${r.action}'`);
     return {
         method: r.method ? String(r.method).toUpperCase() : null,
@@ -84,7 +86,8 @@ function compileRule(r) {
         query: r.query ? new RegExp(r.query) : null,
         count: r.count === undefined ? 1 : Number(r.count),
         action: r.action,
-        status: r.status ? Number(r.status) : 500,
+        status: r.status ? Number(r.status) : r.action === 'reply' ? 200 : 500,
+        body: r.body === undefined ? '' : String(r.body),
         code: r.code || 'InternalError',
         seconds: r.seconds === undefined ? 10 : Number(r.seconds),
         fraction: r.fraction === undefined ? 0.5 : Number(r.fraction),
@@ -326,6 +329,16 @@ const server = http.createServer((req, res) => {
                 'x-amz-request-id': 'faultproxy',
             });
             res.end(body);
+        });
+    } else if (rule.action === 'reply') {
+        rec.status = rule.status;
+        readAll(req, () => {
+            res.writeHead(rule.status, {
+                'content-type': 'application/xml',
+                'content-length': Buffer.byteLength(rule.body),
+                'x-amz-request-id': 'faultproxy',
+            });
+            res.end(rule.body);
         });
     } else if (hasRequestBody(req)) {
         breakUpload(req, rec, rule);
