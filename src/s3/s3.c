@@ -852,6 +852,7 @@ get_finish(struct get_ctx *g)
         memcpy(it->info.etag, r->etag, sizeof(it->info.etag));
     } else if (is_missing(r)) {
         it->status = S3_GET_MISSING;
+        it->used_fallback = false; /* no body came from anywhere */
     } else {
         struct jr_err e = JR_ERR_INIT;
 
