@@ -474,6 +474,7 @@ test_fallback_missing_too_big(void **state)
     assert_int_equal(
         fetch(st, "svc-service-notify/job3.csv", "service-svc-notify/job3.csv", 0, &c, &f),
         STORAGE_FETCH_MISSING);
+    assert_false(f.used_fallback);
     assert_int_equal(fetch(st, "nothing/here.csv", NULL, 0, &c, &f), STORAGE_FETCH_MISSING);
     assert_int_equal(c.body.len, 0);
 
