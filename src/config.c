@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libpq-fe.h>
 
@@ -133,9 +134,9 @@ env_bool(config_getenv_fn *getenv_fn, const char *name, bool *out, struct jr_err
 
     if (!v)
         return 0;
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+    if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
         *out = true;
-    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+    else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
         *out = false;
     else
         return jr_err_set(err, JR_E_CONFIG, "invalid %s '%s': expected true or false", name, v);
@@ -285,7 +286,19 @@ config_load(struct jr_config *cfg, const char *bucket_flag, config_getenv_fn *ge
     memset(cfg, 0, sizeof(*cfg));
     memset(&vcap, 0, sizeof(vcap));
     if ((v = env_nonempty(getenv_fn, "VCAP_SERVICES"))) {
-        if (vcap_parse(v, env_nonempty(getenv_fn, "JOBREPORT_S3_SERVICE"), &vcap, err) < 0)
+        /* Only the bindings that no higher source overrides are read and checked. */
+        unsigned want = VCAP_WANT_RDS | VCAP_WANT_S3;
+
+        if (env_nonempty(getenv_fn, "DATABASE_URL"))
+            want &= ~VCAP_WANT_RDS;
+        for (size_t i = 0; i < JR_ARRAY_LEN(pg_env_vars); i++)
+            if (env_nonempty(getenv_fn, pg_env_vars[i]))
+                want &= ~VCAP_WANT_RDS;
+        if (bucket_flag || env_nonempty(getenv_fn, "JOBREPORT_BUCKET") ||
+            env_nonempty(getenv_fn, "CSV_BUCKET_NAME"))
+            want &= ~VCAP_WANT_S3;
+        if (vcap_parse_some(v, env_nonempty(getenv_fn, "JOBREPORT_S3_SERVICE"), want, &vcap,
+                            err) < 0)
             goto out;
         have_vcap = true;
     }
@@ -346,13 +359,17 @@ config_db_describe(const struct jr_config *cfg)
         PQfreemem(errmsg);
         return xstrdup("(unparsable connection string)");
     }
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        for (size_t i = 0; i < JR_ARRAY_LEN(shown); i++) {
-            if (strcmp(o->keyword, shown[i]) == 0 && o->val && *o->val)
+    for (size_t i = 0; i < JR_ARRAY_LEN(shown) + 1; i++) {
+        const char *want = i < JR_ARRAY_LEN(shown) ? shown[i] : "password";
+
+        for (PQconninfoOption *o = opts; o->keyword; o++) {
+            if (strcmp(o->keyword, want) != 0 || !o->val || !*o->val)
+                continue;
+            if (i < JR_ARRAY_LEN(shown))
                 buf_printf(&b, "%s%s=%s", b.len ? " " : "", o->keyword, o->val);
+            else
+                buf_printf(&b, "%spassword=<redacted>", b.len ? " " : "");
         }
-        if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
-            buf_printf(&b, "%spassword=<redacted>", b.len ? " " : "");
     }
     PQconninfoFree(opts);
     if (!b.len)

@@ -21,14 +21,13 @@
 #include <csv.h>
 
 #include "buf.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #include "banned.h"
 
 /* libcsv is fed at most this much at a time, so a runaway field is noticed within one slice. */
 #define JOBCSV_SLICE ((size_t)65536)
-
-#define STRIP_INCOMPLETE ((size_t)-1)
 
 struct jobcsv {
     unsigned want;
@@ -93,73 +92,15 @@ cp_is_invisible(uint32_t cp)
            cp == 0xA0;
 }
 
-/*
- * Decode one UTF-8 character at s[0..n). Returns its length and sets *cp, 0 when the bytes are not
- * a valid character (then *cp is undefined), or STRIP_INCOMPLETE when s could be the start of a
- * valid character but n is too short.
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len;
-    uint32_t c = s[0];
-    uint32_t min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, c &= 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, c &= 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, c &= 0x07, min = 0x10000;
-    else
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if (i >= n)
-            return STRIP_INCOMPLETE;
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-        /* Reject overlongs and surrogates as early as the second byte allows. */
-        if (i == 1 && len == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F)))
-            return 0;
-        if (i == 1 && len == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F)))
-            return 0;
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 bool
-jobcsv_utf8_valid(const char *str, size_t len)
+jobcsv_utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-
-    while (i < len) {
-        uint32_t cp;
-        size_t k;
-
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        k = utf8_decode(s + i, len - i, &cp);
-        if (k == 0 || k == STRIP_INCOMPLETE)
-            return false;
-        i += k;
-    }
-    return true;
+    return utf8_valid(s, len);
 }
 
 /*
  * Length of the strippable character at s[0..n): 0 when the character there is not strippable,
- * STRIP_INCOMPLETE when more bytes are needed to tell (never when final is set).
+ * UTF8_INCOMPLETE when more bytes are needed to tell (never when final is set).
  */
 static size_t
 strip_len(const unsigned char *s, size_t n, bool final)
@@ -170,8 +111,8 @@ strip_len(const unsigned char *s, size_t n, bool final)
     if (s[0] < 0x80)
         return (s[0] == ',' || cp_is_space(s[0])) ? 1 : 0;
     k = utf8_decode(s, n, &cp);
-    if (k == STRIP_INCOMPLETE)
-        return final ? 0 : STRIP_INCOMPLETE;
+    if (k == UTF8_INCOMPLETE)
+        return final ? 0 : UTF8_INCOMPLETE;
     if (k == 0)
         return 0;
     return cp_is_space(cp) ? k : 0;
@@ -343,7 +284,7 @@ strip_and_parse(struct jobcsv *p, bool final)
         while (i < n) {
             size_t k = strip_len(s + i, n - i, final);
 
-            if (k == STRIP_INCOMPLETE)
+            if (k == UTF8_INCOMPLETE)
                 break;
             if (k == 0) {
                 p->at_start = false;
@@ -369,7 +310,7 @@ strip_and_parse(struct jobcsv *p, bool final)
             continue;
         }
         k = strip_len(s + j, n - j, final);
-        if (k == STRIP_INCOMPLETE)
+        if (k == UTF8_INCOMPLETE)
             break;
         if (k == 0)
             cut = ++j;
@@ -492,7 +433,7 @@ jobcsv_clean_cell(char *str, size_t len)
         uint32_t cp;
         size_t k = s[i] < 0x80 ? 1 : utf8_decode(s + i, len - i, &cp);
 
-        if (k == 0 || k == STRIP_INCOMPLETE)
+        if (k == 0 || k == UTF8_INCOMPLETE)
             k = 1; /* not valid UTF-8: keep the byte */
         else if (k > 1 && cp_is_invisible(cp)) {
             i += k;
@@ -509,7 +450,7 @@ jobcsv_clean_cell(char *str, size_t len)
         uint32_t cp;
         size_t k = utf8_decode(s + start, len - start, &cp);
 
-        if (k == 0 || k == STRIP_INCOMPLETE || !cp_is_space(cp))
+        if (k == 0 || k == UTF8_INCOMPLETE || !cp_is_space(cp))
             break;
         start += k;
     }
@@ -542,7 +483,7 @@ jobcsv_clean_phone(char *str, size_t len)
         uint32_t cp;
         size_t k = utf8_decode(s + i, len - i, &cp);
 
-        if (k == 0 || k == STRIP_INCOMPLETE) {
+        if (k == 0 || k == UTF8_INCOMPLETE) {
             s[out++] = s[i++];
             continue;
         }

@@ -6,12 +6,14 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -61,11 +63,24 @@ log_format_parse(const char *s, enum log_format *out)
     return 0;
 }
 
-/* Append s as the body of a JSON string (without quotes). */
+/* Append s as the body of a JSON string (without quotes). Bytes that are not valid UTF-8 (a
+ * local file name, say) become U+FFFD so that every record stays valid JSON. */
 static void
 json_escape(struct buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80) {
+            uint32_t cp;
+            size_t k = utf8_decode(p, strlen((const char *)p), &cp);
+
+            if (k == 0 || k == UTF8_INCOMPLETE) {
+                buf_addstr(b, "\\ufffd");
+            } else {
+                buf_add(b, p, k);
+                p += k - 1;
+            }
+            continue;
+        }
         switch (*p) {
         case '"':
             buf_addstr(b, "\\\"");
@@ -114,9 +129,12 @@ log_write(enum log_level level, const char *fmt, va_list ap)
         buf_addstr(&line, "\"}\n");
     } else {
         /* A message is one line: embedded newlines would break log parsers. */
-        for (size_t i = 0; i < msg.len; i++)
-            if (msg.data[i] == '\n' || msg.data[i] == '\r')
+        for (size_t i = 0; i < msg.len; i++) {
+            if (msg.data[i] == '\n' || msg.data[i] == '\r' || msg.data[i] == '\t')
                 msg.data[i] = ' ';
+            else if ((unsigned char)msg.data[i] < 0x20 || msg.data[i] == 0x7f)
+                msg.data[i] = '?'; /* no terminal escapes from data into a log */
+        }
         buf_printf(&line, "jobreport: %s: %s\n", level_names[level], buf_cstr(&msg));
     }
     fwrite(line.data, 1, line.len, stderr);

@@ -199,7 +199,8 @@ file_writer_open(struct storage *st, const char *key, const struct storage_put_o
     w = xcalloc(1, sizeof(*w));
     w->path = path;
     slash = strrchr(path, '/');
-    w->tmp = xasprintf("%.*s/.%s" FILE_TMP_MARK "XXXXXX", (int)(slash - path), path, slash + 1);
+    /* The temporary name does not repeat the final one, so any key that fits fits here too. */
+    w->tmp = xasprintf("%.*s/" FILE_TMP_MARK "XXXXXX", (int)(slash - path), path);
     fd = mkostemp(w->tmp, O_CLOEXEC); /* mode 0600 */
     if (fd < 0) {
         jr_err_errno(err, JR_E_IO, "cannot create temporary file for '%s'", path);
@@ -360,8 +361,8 @@ walk(const char *root, const char *rel, struct key_list *kl, struct jr_err *err)
         struct stat sb;
         char *full;
 
-        if (de->d_name[0] == '.' && (strstr(de->d_name, FILE_TMP_MARK) || !de->d_name[1] ||
-                                     (de->d_name[1] == '.' && !de->d_name[2])))
+        if (strncmp(de->d_name, FILE_TMP_MARK, sizeof(FILE_TMP_MARK) - 1) == 0 ||
+            strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         child = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
         full = xasprintf("%s/%s", root, child);
@@ -404,7 +405,7 @@ file_list(struct storage *st, const char *prefix, storage_list_fn *fn, void *arg
     int rc;
 
     rc = walk(fs->root, "", &kl, err);
-    if (rc == 0)
+    if (rc == 0 && kl.n)
         qsort(kl.keys, kl.n, sizeof(*kl.keys), cmp_str);
     for (size_t i = 0; i < kl.n && rc == 0; i++) {
         struct storage_object_info info;

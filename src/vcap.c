@@ -66,7 +66,7 @@ binding_name(json_t *b)
 {
     json_t *n = json_object_get(b, "name");
 
-    return json_is_string(n) ? json_string_value(n) : "";
+    return json_is_string(n) ? json_string_value(n) : "(unnamed)";
 }
 
 static int
@@ -157,6 +157,13 @@ int
 vcap_parse(const char *json, const char *s3_service, struct vcap_services *out,
            struct jr_err *err)
 {
+    return vcap_parse_some(json, s3_service, VCAP_WANT_RDS | VCAP_WANT_S3, out, err);
+}
+
+int
+vcap_parse_some(const char *json, const char *s3_service, unsigned want,
+                struct vcap_services *out, struct jr_err *err)
+{
     json_error_t jerr;
     json_t *root;
     int rc;
@@ -171,8 +178,8 @@ vcap_parse(const char *json, const char *s3_service, struct vcap_services *out,
         json_decref(root);
         return jr_err_set(err, JR_E_CONFIG, "invalid VCAP_SERVICES: not a JSON object");
     }
-    rc = take_rds(root, out, err);
-    if (rc == 0)
+    rc = (want & VCAP_WANT_RDS) ? take_rds(root, out, err) : 0;
+    if (rc == 0 && (want & VCAP_WANT_S3))
         rc = take_s3(root, s3_service, out, err);
     json_decref(root);
     if (rc < 0)

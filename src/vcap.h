@@ -30,6 +30,18 @@ struct vcap_services {
 int vcap_parse(const char *json, const char *s3_service, struct vcap_services *out,
                struct jr_err *err);
 
+/* Which bindings vcap_parse_some reads and checks. */
+#define VCAP_WANT_RDS 1u
+#define VCAP_WANT_S3  2u
+
+/*
+ * Like vcap_parse, but only the bindings in `want` are read and checked: a configuration that
+ * takes its database or bucket from a higher-precedence source is not failed by a problem in a
+ * binding it does not use. Malformed JSON always fails.
+ */
+int vcap_parse_some(const char *json, const char *s3_service, unsigned want,
+                    struct vcap_services *out, struct jr_err *err);
+
 /* Wipe secrets and free. Safe on a zeroed struct. */
 void vcap_release(struct vcap_services *v);
 

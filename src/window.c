@@ -98,14 +98,11 @@ bad:
                       s);
 }
 
+/* Zones come from the system tz database only: no environment variable redirects them. */
 static char *
 zone_file(const char *zone)
 {
-    const char *dir = getenv("TZDIR");
-
-    if (!dir || !*dir)
-        dir = "/usr/share/zoneinfo";
-    return xasprintf("%s/%s", dir, zone);
+    return xasprintf("/usr/share/zoneinfo/%s", zone);
 }
 
 bool
@@ -130,21 +127,42 @@ window_zone_valid(const char *zone)
     return ok;
 }
 
-/* Midnight that starts the calendar day `back` days before the day of t, in zone. */
-static time_t
-zone_midnight(time_t t, const char *zone, unsigned back)
+/* Is the local calendar date of t (in the current TZ) before y-m-d? */
+static bool
+date_before(time_t t, const struct tm *day)
 {
     struct tm tm;
+
+    localtime_r(&t, &tm);
+    if (tm.tm_year != day->tm_year)
+        return tm.tm_year < day->tm_year;
+    if (tm.tm_mon != day->tm_mon)
+        return tm.tm_mon < day->tm_mon;
+    return tm.tm_mday < day->tm_mday;
+}
+
+/*
+ * The first instant of the calendar day `back` days before the day of t, in zone. This is found
+ * by bisection on "the local date is still before that day" rather than by mktime, because
+ * mktime's answer for an ambiguous local midnight (clocks set back across it) depends on its
+ * previous call, and a skipped midnight has no answer at all; the first instant is right in both
+ * cases (the first of two midnights; the moment of the jump).
+ */
+static time_t
+zone_day_start(time_t t, const char *zone, unsigned back)
+{
+    struct tm day;
     char *old = NULL;
     char *tz;
     const char *cur;
-    time_t r;
+    time_t lo;
+    time_t hi;
 
     if (is_utc(zone)) {
-        gmtime_r(&t, &tm);
-        tm.tm_mday -= (int)back;
-        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-        return timegm(&tm);
+        gmtime_r(&t, &day);
+        day.tm_mday -= (int)back;
+        day.tm_hour = day.tm_min = day.tm_sec = 0;
+        return timegm(&day);
     }
     cur = getenv("TZ");
     if (cur)
@@ -153,11 +171,30 @@ zone_midnight(time_t t, const char *zone, unsigned back)
     setenv("TZ", tz, 1);
     free(tz);
     tzset();
-    localtime_r(&t, &tm);
-    tm.tm_mday -= (int)back;
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    tm.tm_isdst = -1;
-    r = mktime(&tm);
+    localtime_r(&t, &day);
+    /* Normalise the target date (day - back may cross months and years). */
+    {
+        struct tm norm = day;
+
+        norm.tm_mday -= (int)back;
+        norm.tm_hour = 12;
+        norm.tm_min = norm.tm_sec = 0;
+        timegm(&norm);
+        day.tm_year = norm.tm_year;
+        day.tm_mon = norm.tm_mon;
+        day.tm_mday = norm.tm_mday;
+    }
+    /* Offsets stay within +-26 hours, so the day starts within this bracket. */
+    hi = t - (time_t)back * 86400 + 2 * 86400;
+    lo = t - (time_t)back * 86400 - 3 * 86400;
+    while (hi - lo > 1) {
+        time_t mid = lo + (hi - lo) / 2;
+
+        if (date_before(mid, &day))
+            lo = mid;
+        else
+            hi = mid;
+    }
     if (old) {
         setenv("TZ", old, 1);
         free(old);
@@ -165,7 +202,7 @@ zone_midnight(time_t t, const char *zone, unsigned back)
         unsetenv("TZ");
     }
     tzset();
-    return r;
+    return hi;
 }
 
 int
@@ -177,8 +214,8 @@ window_compute(jr_usec as_of, const char *zone, unsigned days, bool until_now,
     if (!window_zone_valid(zone))
         return jr_err_set(err, JR_E_USAGE, "unknown time zone '%s' (--tz)", zone);
     out->days = days;
-    out->start = (jr_usec)zone_midnight(t, zone, days) * USEC;
-    out->end = until_now ? as_of : (jr_usec)zone_midnight(t, zone, 0) * USEC;
+    out->start = (jr_usec)zone_day_start(t, zone, days) * USEC;
+    out->end = until_now ? as_of : (jr_usec)zone_day_start(t, zone, 0) * USEC;
     return 0;
 }
 

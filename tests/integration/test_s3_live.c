@@ -39,15 +39,6 @@
 
 static char run_prefix[64];
 
-/* The file backend is another module; these tests never open one. */
-__attribute__((weak)) struct storage *
-storage_file_open(const char *dir, struct jr_err *err)
-{
-    (void)dir;
-    jr_err_set(err, JR_E_INTERNAL, "not linked");
-    return NULL;
-}
-
 /* ---- helpers ---- */
 
 static const char *

@@ -173,15 +173,6 @@ test_bad_config(void **state)
 
 /* ---- prefix mapping in the storage backend ---- */
 
-/* The file backend is another module; this test never opens one. */
-__attribute__((weak)) struct storage *
-storage_file_open(const char *dir, struct jr_err *err)
-{
-    (void)dir;
-    jr_err_set(err, JR_E_INTERNAL, "not linked");
-    return NULL;
-}
-
 static int
 discard(void *arg, const void *data, size_t len)
 {

@@ -366,7 +366,7 @@ test_wrong_types_s3(void **state)
                  "invalid VCAP_SERVICES: a credential of s3 binding "
                  "'notify-api-csv-upload-bucket-demo' is not a string");
     expect_error("s3_name_number.json", NULL,
-                 "invalid VCAP_SERVICES: a credential of s3 binding '' is not a string");
+                 "invalid VCAP_SERVICES: a credential of s3 binding '(unnamed)' is not a string");
 }
 
 static void
