@@ -53,8 +53,11 @@ struct jobcsv {
     struct jobcsv_stats st;
 };
 
-/* Unicode White_Space plus the zero-width characters SPEC §4 strips (U+200B-U+200D, U+2060,
- * U+FEFF). */
+/*
+ * What SPEC §4 calls whitespace: ASCII whitespace (Python's string.whitespace, as the sending side
+ * uses) plus the invisible characters it names: BOM U+FEFF, NBSP U+00A0 and the zero-width
+ * U+200B-U+200D and U+2060. Other Unicode spaces (U+2003, U+3000...) are data, not whitespace.
+ */
 static bool
 cp_is_space(uint32_t cp)
 {
@@ -65,14 +68,7 @@ cp_is_space(uint32_t cp)
     case 0x0C:
     case 0x0D:
     case 0x20:
-    case 0x85:
     case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
     case 0x200B:
     case 0x200C:
     case 0x200D:
@@ -80,7 +76,7 @@ cp_is_space(uint32_t cp)
     case 0xFEFF:
         return true;
     default:
-        return cp >= 0x2000 && cp <= 0x200A;
+        return false;
     }
 }
 

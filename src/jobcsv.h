@@ -87,8 +87,9 @@ void jobcsv_free(struct jobcsv *p);
 /*
  * Cell and recipient cleaning, exposed for tests and for other job-file consumers.
  * jobcsv_clean_cell: remove zero-width characters (U+200B-U+200D, U+2060, U+FEFF) and NBSP, then
- * trim whitespace at both ends. jobcsv_clean_phone: also remove '+', '(', ')', '-', '.' and all
- * whitespace. Both work in place on s[0..len) and return the new length.
+ * trim ASCII whitespace at both ends. jobcsv_clean_phone: also remove '+', '(', ')', '-', '.' and
+ * ASCII whitespace anywhere. Other Unicode spaces are kept as data. Both work in place on
+ * s[0..len) and return the new length.
  */
 size_t jobcsv_clean_cell(char *s, size_t len);
 size_t jobcsv_clean_phone(char *s, size_t len);

@@ -387,11 +387,18 @@ test_cell_cleaning(void **state)
     assert_int_equal(n, 3);
     assert_memory_equal(s, "abc", 3);
     /* Whitespace inside is kept by the cell cleaner, removed by the phone cleaner. */
-    snprintf(s, sizeof(s), "  +1 (202)\t555-01.43\xe2\x80\x83x ");
+    snprintf(s, sizeof(s), "  +1 (202)\t555-01.43\vx ");
     n = jobcsv_clean_cell(s, strlen(s));
     n = jobcsv_clean_phone(s, n);
     assert_int_equal(n, 12);
     assert_memory_equal(s, "12025550143x", 12);
+    /* "Whitespace" is ASCII whitespace plus the invisible characters SPEC names: an EM SPACE
+     * or an ideographic space is data, at the ends of a cell and inside a phone number. */
+    snprintf(s, sizeof(s), "\xe2\x80\x83" "202 555\xe3\x80\x80" "0143");
+    n = jobcsv_clean_cell(s, strlen(s));
+    n = jobcsv_clean_phone(s, n);
+    assert_int_equal(n, 16);
+    assert_memory_equal(s, "\xe2\x80\x83" "202555\xe3\x80\x80" "0143", 16);
     /* Nothing else changes: letters, '#', leading zeros, unicode digits stay. */
     snprintf(s, sizeof(s), "0044 7700#900\xd9\xa1");
     n = jobcsv_clean_phone(s, strlen(s));
