@@ -8,6 +8,13 @@ WERROR  ?= 1
 CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 
+# Quiet build lines; `make V=1` shows the full commands.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
 PKGS      = libpq libcurl libcrypto jansson expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread
@@ -50,25 +57,29 @@ jobreport: $(BIN)
 	ln -sf $(BIN) $@
 
 $(BIN): $(CMD_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(PKG_LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(PKG_LIBS)
 
 $(LIB): $(OBJ)
 	@rm -f $@
-	ar rcs $@ $(OBJ)
+	$(Q)ar rcs $@ $(OBJ)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(MOCK_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(MOCK_OBJ) $(LDFLAGS_$*) $(LDFLAGS) $(LIB) \
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(MOCK_OBJ) $(LDFLAGS_$*) $(LDFLAGS) $(LIB) \
 		$(PKG_LIBS) $(CMOCKA_LIBS)
 
 # Integration test programs: run by the CLI tests against the live local servers.
 $(BUILD)/tests/integration/%: tests/integration/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LDFLAGS) $(LIB) $(PKG_LIBS) $(CMOCKA_LIBS)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LDFLAGS) $(LIB) $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # The one test command (README, .ci/run): dependencies, unit and CLI tests, then the same tests
 # under AddressSanitizer + UndefinedBehaviorSanitizer.

@@ -17,9 +17,9 @@
 /* Per-run context, passed to every command. */
 struct jr_ctx {
     struct jr_config cfg;
-    const char *bucket_flag;           /* global --bucket, or NULL */
-    double lock_timeout_s;             /* global --lock-timeout */
-    volatile sig_atomic_t *cancelled;  /* set by SIGINT/SIGTERM */
+    const char *bucket_flag;          /* global --bucket, or NULL */
+    double lock_timeout_s;            /* global --lock-timeout */
+    volatile sig_atomic_t *cancelled; /* set by SIGINT/SIGTERM */
     bool stdout_tty;
     bool stderr_tty;
     jr_usec started;

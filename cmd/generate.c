@@ -48,31 +48,30 @@ struct generate_opts {
 void
 cmd_generate_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: jobreport generate [options]\n"
-            "\n"
-            "Write the N-day reports of every active service: one streaming pass over the\n"
-            "notifications of the widest window, joined with recipients from the job files.\n"
-            "\n"
-            "  --days LIST          windows to write, from 1,3,5,7 (default 1,3,5,7)\n"
-            "  --service UUID       only this service (repeatable)\n"
-            "  --dest DEST          s3://BUCKET[/PREFIX], a directory, or - for stdout\n"
-            "                       (default: the bucket)\n"
-            "  --as-of TIME         reference time in UTC, e.g. 2025-11-05T01:00:05Z (default now)\n"
-            "  --tz ZONE            time zone of the calendar days (default UTC)\n"
-            "  --until midnight|now end windows at 00:00 of the as-of day, or at as-of\n"
-            "  --type all|sms|email notification types to include (default all)\n"
-            "  --max-rows N         keep only the newest N rows of each report\n"
-            "  --shard K/N          only services whose id is K modulo N\n"
-            "  --parallel N         job files downloaded at once (default 8)\n"
-            "  --summary FILE       write the JSON run summary to FILE (- for stdout)\n"
-            "  --escape-formulas    prefix ' to cells starting with = + - @ TAB CR\n"
-            "  --dry-run            do everything but write or delete reports\n"
-            "  -h, --help           show this help\n");
+    fprintf(
+        f, "usage: jobreport generate [options]\n"
+           "\n"
+           "Write the N-day reports of every active service: one streaming pass over the\n"
+           "notifications of the widest window, joined with recipients from the job files.\n"
+           "\n"
+           "  --days LIST          windows to write, from 1,3,5,7 (default 1,3,5,7)\n"
+           "  --service UUID       only this service (repeatable)\n"
+           "  --dest DEST          s3://BUCKET[/PREFIX], a directory, or - for stdout\n"
+           "                       (default: the bucket)\n"
+           "  --as-of TIME         reference time in UTC, e.g. 2025-11-05T01:00:05Z (default now)\n"
+           "  --tz ZONE            time zone of the calendar days (default UTC)\n"
+           "  --until midnight|now end windows at 00:00 of the as-of day, or at as-of\n"
+           "  --type all|sms|email notification types to include (default all)\n"
+           "  --max-rows N         keep only the newest N rows of each report\n"
+           "  --shard K/N          only services whose id is K modulo N\n"
+           "  --parallel N         job files downloaded at once (default 8)\n"
+           "  --summary FILE       write the JSON run summary to FILE (- for stdout)\n"
+           "  --escape-formulas    prefix ' to cells starting with = + - @ TAB CR\n"
+           "  --dry-run            do everything but write or delete reports\n"
+           "  -h, --help           show this help\n");
 }
 
-JR_PRINTF(2, 3) static int
-usage_error(struct jr_err *err, const char *fmt, ...)
+JR_PRINTF(2, 3) static int usage_error(struct jr_err *err, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -118,7 +117,7 @@ parse_days(const char *s, struct generate_opts *o, struct jr_err *err)
             if (o->days[i] == v)
                 goto next;
         o->days[o->ndays++] = (unsigned)v;
-next:;
+    next:;
     }
     if (rc == 0 && o->ndays == 0)
         rc = usage_error(err, "invalid --days '%s': expected a list from 1,3,5,7", s);
@@ -368,8 +367,8 @@ resolve_recipient(struct gen_state *s, const struct notify_row *nr, struct repor
 }
 
 static int
-stream_rows(struct pg *pg, struct gen_state *s, const struct notify_filter *f,
-            struct jr_ctx *ctx, struct jr_err *err)
+stream_rows(struct pg *pg, struct gen_state *s, const struct notify_filter *f, struct jr_ctx *ctx,
+            struct jr_err *err)
 {
     struct notify_row nr;
     int rc;
@@ -387,8 +386,8 @@ stream_rows(struct pg *pg, struct gen_state *s, const struct notify_filter *f,
                 s->current[0] = '\0';
             }
             if (begin_until(s, nr.service_id, err) != 1)
-                return jr_err_set(err, JR_E_INTERNAL,
-                                  "rows of service '%s' arrived out of order", nr.service_id);
+                return jr_err_set(err, JR_E_INTERNAL, "rows of service '%s' arrived out of order",
+                                  nr.service_id);
         }
         resolve_recipient(s, &nr, &rr);
         rr.template_name = nr.template_name;
@@ -532,8 +531,8 @@ cmd_generate(int argc, char **argv, struct jr_ctx *ctx, struct jr_err *err)
     if (!o.dry_run &&
         notify_db_lock(pg, "generate", o.shard_n ? o.shard_k + 1 : 0, ctx->lock_timeout_s, err) < 0)
         goto out;
-    if (notify_db_services(pg, o.services, o.nservices, o.shard_k, o.shard_n, &services,
-                           &nservices, err) < 0)
+    if (notify_db_services(pg, o.services, o.nservices, o.shard_k, o.shard_n, &services, &nservices,
+                           err) < 0)
         goto out;
     log_info("generate: %zu active services in scope, windows %s", nservices,
              o.until_now ? "until as-of" : "until midnight");
@@ -611,8 +610,7 @@ cmd_generate(int argc, char **argv, struct jr_ctx *ctx, struct jr_err *err)
         for (size_t i = 0; i < nresults && !first; i++)
             if (results[i].outcome == REPORT_FAILED)
                 first = &results[i];
-        jr_err_set(err,
-                   tot.written + tot.removed ? JR_E_PARTIAL : (enum jr_errcode)first->errcode,
+        jr_err_set(err, tot.written + tot.removed ? JR_E_PARTIAL : (enum jr_errcode)first->errcode,
                    "%zu of %zu reports failed; first '%s': %s", tot.failed, nresults, first->key,
                    first->error);
         goto out;

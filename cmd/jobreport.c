@@ -76,8 +76,7 @@ install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-JR_PRINTF(1, 2) static int
-fail_usage(const char *fmt, ...)
+JR_PRINTF(1, 2) static int fail_usage(const char *fmt, ...)
 {
     va_list ap;
 
@@ -149,6 +148,7 @@ main(int argc, char **argv)
 
     if (!cargv)
         return 1;
+    status = 0;
     memset(&ctx, 0, sizeof(ctx));
     ctx.started = window_now();
     for (int i = 1; i < argc; i++) {
@@ -164,16 +164,21 @@ main(int argc, char **argv)
         if ((t = take_value(argc, argv, &i, "--bucket", &v)) != 0 ||
             (t = take_value(argc, argv, &i, "--log-format", &log_format)) != 0 ||
             (t = take_value(argc, argv, &i, "--lock-timeout", &v)) != 0) {
-            if (t < 0)
-                return fail_usage("option '%s' needs a value", a);
+            if (t < 0) {
+                status = fail_usage("option '%s' needs a value", a);
+                goto done;
+            }
             if (strncmp(a, "--bucket", 8) == 0)
                 ctx.bucket_flag = v;
             else if (strncmp(a, "--lock-timeout", 14) == 0 &&
-                     parse_lock_timeout(v, &ctx.lock_timeout_s) < 0)
-                return fail_usage("invalid --lock-timeout '%s': expected seconds", v);
+                     parse_lock_timeout(v, &ctx.lock_timeout_s) < 0) {
+                status = fail_usage("invalid --lock-timeout '%s': expected seconds", v);
+                goto done;
+            }
             continue;
         }
-        if (strcmp(a, "--verbose") == 0 || (a[0] == '-' && a[1] == 'v' && a[strspn(a + 1, "v") + 1] == '\0')) {
+        if (strcmp(a, "--verbose") == 0 ||
+            (a[0] == '-' && a[1] == 'v' && a[strspn(a + 1, "v") + 1] == '\0')) {
             verbose += a[1] == '-' ? 1 : (int)strlen(a) - 1;
             continue;
         }
@@ -184,28 +189,34 @@ main(int argc, char **argv)
         if (!cmd) {
             if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
                 usage(stdout);
-                return 0;
+                goto done;
             }
             if (strcmp(a, "--version") == 0) {
                 printf("jobreport %s\n", JR_VERSION);
-                return 0;
+                goto done;
             }
-            if (a[0] == '-')
-                return fail_usage("unknown global option '%s'", a);
+            if (a[0] == '-') {
+                status = fail_usage("unknown global option '%s'", a);
+                goto done;
+            }
             if (strcmp(a, "help") == 0) {
                 const struct cmd_def *h = i + 1 < argc ? find_command(argv[i + 1]) : NULL;
 
-                if (i + 1 < argc && !h)
-                    return fail_usage("unknown command '%s'", argv[i + 1]);
+                if (i + 1 < argc && !h) {
+                    status = fail_usage("unknown command '%s'", argv[i + 1]);
+                    goto done;
+                }
                 if (h)
                     h->usage(stdout);
                 else
                     usage(stdout);
-                return 0;
+                goto done;
             }
             cmd = find_command(a);
-            if (!cmd)
-                return fail_usage("unknown command '%s'", a);
+            if (!cmd) {
+                status = fail_usage("unknown command '%s'", a);
+                goto done;
+            }
             cargv[cargc++] = argv[i];
             continue;
         }
@@ -215,26 +226,29 @@ main(int argc, char **argv)
     }
     if (!cmd) {
         usage(stderr);
-        free(cargv);
-        return 2;
+        status = 2;
+        goto done;
     }
     if (want_help) {
         cmd->usage(stdout);
-        free(cargv);
-        return 0;
+        goto done;
     }
 
-    if (log_level && *log_level && log_level_parse(log_level, &level) < 0)
-        return fail_usage("invalid JOBREPORT_LOG_LEVEL '%s': expected error, warning, info or debug",
-                          log_level);
+    if (log_level && *log_level && log_level_parse(log_level, &level) < 0) {
+        status = fail_usage(
+            "invalid JOBREPORT_LOG_LEVEL '%s': expected error, warning, info or debug", log_level);
+        goto done;
+    }
     if (verbose == 1)
         level = LOG_LEVEL_INFO;
     else if (verbose > 1)
         level = LOG_LEVEL_DEBUG;
     if (quiet)
         level = LOG_LEVEL_ERROR;
-    if (log_format && *log_format && log_format_parse(log_format, &format) < 0)
-        return fail_usage("invalid --log-format '%s': expected text or json", log_format);
+    if (log_format && *log_format && log_format_parse(log_format, &format) < 0) {
+        status = fail_usage("invalid --log-format '%s': expected text or json", log_format);
+        goto done;
+    }
     log_setup(level, format);
 
     ctx.cancelled = &cancelled;
@@ -268,6 +282,7 @@ main(int argc, char **argv)
                  (double)(window_now() - ctx.started) / 1e6);
     }
     config_release(&ctx.cfg);
+done:
     free(cargv);
     return status;
 }

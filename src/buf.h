@@ -18,7 +18,10 @@ struct buf {
     size_t cap;
 };
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Make room for at least extra more bytes (plus the terminating NUL). */
 void buf_grow(struct buf *b, size_t extra);
@@ -31,7 +34,8 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap) JR_PRINTF(2, 0);
 void buf_truncate(struct buf *b, size_t len);
 /* Empty the buffer, keeping the allocation. */
 void buf_reset(struct buf *b);
-/* The contents as a C string; "" for an empty, never-used buffer. Borrowed until the next change. */
+/* The contents as a C string; "" for an empty, never-used buffer. Borrowed until the next change.
+ */
 const char *buf_cstr(const struct buf *b);
 /* Free the storage and reset to BUF_INIT. */
 void buf_release(struct buf *b);

@@ -109,8 +109,8 @@ config_parse_duration(const char *s, uint64_t *seconds)
 }
 
 static int
-env_uint(config_getenv_fn *getenv_fn, const char *name, unsigned min, unsigned max,
-         unsigned *out, struct jr_err *err)
+env_uint(config_getenv_fn *getenv_fn, const char *name, unsigned min, unsigned max, unsigned *out,
+         struct jr_err *err)
 {
     const char *v = env_nonempty(getenv_fn, name);
     char *end;
@@ -121,8 +121,9 @@ env_uint(config_getenv_fn *getenv_fn, const char *name, unsigned min, unsigned m
     errno = 0;
     n = strtoll(v, &end, 10);
     if (errno || *end || n < (long long)min || n > (long long)max)
-        return jr_err_set(err, JR_E_CONFIG, "invalid %s '%s': expected a whole number from %u to %u",
-                          name, v, min, max);
+        return jr_err_set(err, JR_E_CONFIG,
+                          "invalid %s '%s': expected a whole number from %u to %u", name, v, min,
+                          max);
     *out = (unsigned)n;
     return 0;
 }
@@ -144,8 +145,7 @@ env_bool(config_getenv_fn *getenv_fn, const char *name, bool *out, struct jr_err
 }
 
 static int
-load_database(struct jr_config *cfg, config_getenv_fn *getenv_fn,
-              const struct vcap_services *vcap)
+load_database(struct jr_config *cfg, config_getenv_fn *getenv_fn, const struct vcap_services *vcap)
 {
     const char *url = env_nonempty(getenv_fn, "DATABASE_URL");
 
@@ -256,8 +256,8 @@ load_tunables(struct jr_config *cfg, config_getenv_fn *getenv_fn, struct jr_err 
     cfg->statement_timeout_s = 3600;
     cfg->max_file_bytes = (int64_t)256 << 20;
     cfg->max_memory = (size_t)4 << 30;
-    if (env_uint(getenv_fn, "JOBREPORT_STATEMENT_TIMEOUT", 0, 86400 * 7,
-                 &cfg->statement_timeout_s, err) < 0)
+    if (env_uint(getenv_fn, "JOBREPORT_STATEMENT_TIMEOUT", 0, 86400 * 7, &cfg->statement_timeout_s,
+                 err) < 0)
         return -1;
     if ((v = env_nonempty(getenv_fn, "JOBREPORT_MAX_FILE_SIZE"))) {
         if (config_parse_size(v, &n) < 0 || n == 0 || n > INT64_MAX)
@@ -297,8 +297,8 @@ config_load(struct jr_config *cfg, const char *bucket_flag, config_getenv_fn *ge
         if (bucket_flag || env_nonempty(getenv_fn, "JOBREPORT_BUCKET") ||
             env_nonempty(getenv_fn, "CSV_BUCKET_NAME"))
             want &= ~VCAP_WANT_S3;
-        if (vcap_parse_some(v, env_nonempty(getenv_fn, "JOBREPORT_S3_SERVICE"), want, &vcap,
-                            err) < 0)
+        if (vcap_parse_some(v, env_nonempty(getenv_fn, "JOBREPORT_S3_SERVICE"), want, &vcap, err) <
+            0)
             goto out;
         have_vcap = true;
     }

@@ -30,10 +30,10 @@ struct jr_config {
     char *secret_access_key;
     char *session_token;
     char *region;
-    char *endpoint_url;        /* AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, or NULL */
+    char *endpoint_url; /* AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, or NULL */
     bool use_fips;
-    char *ca_bundle;           /* AWS_CA_BUNDLE / SSL_CERT_FILE, or NULL */
-    unsigned max_attempts;     /* AWS_MAX_ATTEMPTS, default 3 */
+    char *ca_bundle;       /* AWS_CA_BUNDLE / SSL_CERT_FILE, or NULL */
+    unsigned max_attempts; /* AWS_MAX_ATTEMPTS, default 3 */
     unsigned connect_timeout_s;
     unsigned stall_timeout_s;
     size_t part_size;

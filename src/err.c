@@ -19,8 +19,7 @@ jr_err_clear(struct jr_err *err)
     err->msg[0] = '\0';
 }
 
-JR_PRINTF(2, 0) static void
-err_vformat(struct jr_err *err, const char *fmt, va_list ap)
+JR_PRINTF(2, 0) static void err_vformat(struct jr_err *err, const char *fmt, va_list ap)
 {
     int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 

@@ -31,7 +31,13 @@ struct jr_err {
     char msg[JR_ERR_MSG_MAX];
 };
 
-#define JR_ERR_INIT {JR_OK, 0, {0}}
+#define JR_ERR_INIT                                                                                \
+    {                                                                                              \
+        JR_OK, 0,                                                                                  \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Reset err to "no error". */
 void jr_err_clear(struct jr_err *err);

@@ -262,8 +262,7 @@ on_row(void *arg, const struct jobcsv_row *row)
 
         if (!(job->want & (1u << k)))
             continue;
-        if (off_reserve(ld->jc, c, (size_t)job->nrows + 2) < 0 ||
-            blob_reserve(ld->jc, c, len) < 0)
+        if (off_reserve(ld->jc, c, (size_t)job->nrows + 2) < 0 || blob_reserve(ld->jc, c, len) < 0)
             return -1;
         if (len)
             memcpy(c->blob + c->blob_len, row->recipient[k], len);
@@ -327,8 +326,7 @@ column_shrink(struct job_cache *jc, struct jc_column *c, uint32_t nrows)
     }
 }
 
-JR_PRINTF(2, 3) static void
-jc_warn(struct job_cache *jc, const char *fmt, ...)
+JR_PRINTF(2, 3) static void jc_warn(struct job_cache *jc, const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -364,22 +362,23 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
         job->status = JC_MISSING;
         jc->st.missing++;
         jc_warn(jc, "job '%s': no job file at '%s' or '%s'; its rows are Unavailable", id, ld->key,
-                 ld->legacy);
+                ld->legacy);
         job_reset(jc, job);
         return;
     case STORAGE_FETCH_TOO_BIG:
         job->status = JC_TOO_BIG;
         jc->st.too_big++;
-        jc_warn(jc, "job '%s': job file '%s' is larger than the %lld-byte limit; its rows are "
-                 "Unavailable",
-                 id, key, (long long)jc->opts.max_file_bytes);
+        jc_warn(jc,
+                "job '%s': job file '%s' is larger than the %lld-byte limit; its rows are "
+                "Unavailable",
+                id, key, (long long)jc->opts.max_file_bytes);
         job_reset(jc, job);
         return;
     case STORAGE_FETCH_FAILED:
         job->status = JC_FAILED;
         jc->st.failed++;
         jc_warn(jc, "job '%s': cannot read job file '%s': %s; its rows are Unavailable", id, key,
-                 it->errmsg);
+                it->errmsg);
         job_reset(jc, job);
         return;
     case STORAGE_FETCH_ABORTED:
@@ -408,7 +407,7 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
         if (!ps->column_found[k]) {
             jc->st.malformed++;
             jc_warn(jc, "job '%s': job file '%s' has no '%s' column; its %zu rows are Unavailable",
-                     id, key, kind_column[k], ps->rows);
+                    id, key, kind_column[k], ps->rows);
             column_release(jc, &job->col[k]);
             continue;
         }
@@ -418,9 +417,10 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
     }
     if (ps->field_too_long) {
         jc->st.malformed++;
-        jc_warn(jc, "job '%s': job file '%s' has a field over the %zu-byte limit; rows from %zu on "
-                 "are Unavailable",
-                 id, key, jc->opts.max_field, ps->rows);
+        jc_warn(jc,
+                "job '%s': job file '%s' has a field over the %zu-byte limit; rows from %zu on "
+                "are Unavailable",
+                id, key, jc->opts.max_field, ps->rows);
     }
     if (ps->blank_rows + ps->short_rows + ps->bad_utf8_rows + ps->too_long_rows +
             ps->empty_recipients >
@@ -429,10 +429,11 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
                      ps->empty_recipients;
 
         jc->st.bad_rows += bad;
-        jc_warn(jc, "job '%s': job file '%s': %zu rows Unavailable (%zu short, %zu blank, %zu invalid "
-                 "UTF-8, %zu over the size limit, %zu empty recipient)",
-                 id, key, bad, ps->short_rows, ps->blank_rows, ps->bad_utf8_rows,
-                 ps->too_long_rows, ps->empty_recipients);
+        jc_warn(jc,
+                "job '%s': job file '%s': %zu rows Unavailable (%zu short, %zu blank, %zu invalid "
+                "UTF-8, %zu over the size limit, %zu empty recipient)",
+                id, key, bad, ps->short_rows, ps->blank_rows, ps->bad_utf8_rows, ps->too_long_rows,
+                ps->empty_recipients);
     }
 }
 

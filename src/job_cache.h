@@ -39,18 +39,18 @@ void job_cache_opts_init(struct job_cache_opts *opts);
 
 /* Counters, all free of PII. */
 struct job_cache_stats {
-    size_t jobs;           /* jobs registered */
-    size_t loaded;         /* files parsed (possibly with bad rows) */
-    size_t missing;        /* no file at either key */
-    size_t legacy_key;     /* found only at the legacy key */
-    size_t malformed;      /* no recipient column, or parsing stopped at an oversized field */
-    size_t too_big;        /* over max_file_bytes */
-    size_t failed;         /* could not be read after retries */
-    size_t rows;           /* data rows parsed */
-    size_t bad_rows;       /* rows Unavailable because of the row itself (short, blank, ...) */
-    int64_t bytes;         /* job file bytes read */
-    size_t memory;         /* bytes of cache memory held */
-    double seconds;        /* wall time of job_cache_load */
+    size_t jobs;       /* jobs registered */
+    size_t loaded;     /* files parsed (possibly with bad rows) */
+    size_t missing;    /* no file at either key */
+    size_t legacy_key; /* found only at the legacy key */
+    size_t malformed;  /* no recipient column, or parsing stopped at an oversized field */
+    size_t too_big;    /* over max_file_bytes */
+    size_t failed;     /* could not be read after retries */
+    size_t rows;       /* data rows parsed */
+    size_t bad_rows;   /* rows Unavailable because of the row itself (short, blank, ...) */
+    int64_t bytes;     /* job file bytes read */
+    size_t memory;     /* bytes of cache memory held */
+    double seconds;    /* wall time of job_cache_load */
 };
 
 struct job_cache *job_cache_new(const struct job_cache_opts *opts);
@@ -75,9 +75,9 @@ int job_cache_key(const char *job_id, unsigned char key[16]);
 /* Why a lookup found no recipient. */
 enum job_cache_miss {
     JOB_CACHE_HIT = 0,
-    JOB_CACHE_NO_JOB,      /* job not registered or its file could not be used */
-    JOB_CACHE_NO_ROW,      /* row number negative or beyond the file's last row */
-    JOB_CACHE_ROW_EMPTY,   /* the row exists but has no usable recipient */
+    JOB_CACHE_NO_JOB,    /* job not registered or its file could not be used */
+    JOB_CACHE_NO_ROW,    /* row number negative or beyond the file's last row */
+    JOB_CACHE_ROW_EMPTY, /* the row exists but has no usable recipient */
 };
 
 /*
@@ -85,8 +85,7 @@ enum job_cache_miss {
  * (valid until job_cache_free). Thread-safe for concurrent readers after the load.
  */
 enum job_cache_miss job_cache_get(const struct job_cache *jc, const unsigned char key[16],
-                                  enum jobcsv_kind kind, int64_t row, const char **s,
-                                  size_t *len);
+                                  enum jobcsv_kind kind, int64_t row, const char **s, size_t *len);
 
 const struct job_cache_stats *job_cache_get_stats(const struct job_cache *jc);
 

@@ -39,12 +39,12 @@ struct jobcsv {
     bool at_start;   /* still inside the leading strippable run */
     struct buf held; /* unparsed tail: a strippable run, maybe an incomplete character */
 
-    struct buf rec;  /* the current record's fields, concatenated */
-    size_t *fend;    /* end offset of each field in rec */
+    struct buf rec; /* the current record's fields, concatenated */
+    size_t *fend;   /* end offset of each field in rec */
     size_t nf;
     size_t fcap;
     bool rec_too_long;
-    int prev_term;   /* terminator of the previous record: '\r', '\n' or -1 */
+    int prev_term; /* terminator of the previous record: '\r', '\n' or -1 */
 
     bool have_header;
     size_t col[JOBCSV_NKINDS]; /* recipient column per kind, SIZE_MAX when absent */
@@ -276,6 +276,8 @@ strip_and_parse(struct jobcsv *p, bool final)
     size_t j;
     int rc;
 
+    if (n == 0)
+        return 0;
     if (p->at_start) {
         while (i < n) {
             size_t k = strip_len(s + i, n - i, final);

@@ -36,9 +36,9 @@ enum jobcsv_problem {
 
 /* One data row. Pointers are borrowed until the callback returns. */
 struct jobcsv_row {
-    size_t index;                            /* 0-based data row number */
+    size_t index; /* 0-based data row number */
     enum jobcsv_problem problem;
-    const char *recipient[JOBCSV_NKINDS];    /* cleaned; NULL = Unavailable for that kind */
+    const char *recipient[JOBCSV_NKINDS]; /* cleaned; NULL = Unavailable for that kind */
     size_t recipient_len[JOBCSV_NKINDS];
 };
 
@@ -52,15 +52,15 @@ struct jobcsv_limits {
 
 /* Counters for logs and the run summary (no PII). */
 struct jobcsv_stats {
-    size_t rows;            /* data rows delivered */
+    size_t rows; /* data rows delivered */
     size_t blank_rows;
-    size_t short_rows;      /* rows short of a wanted, present recipient column */
+    size_t short_rows; /* rows short of a wanted, present recipient column */
     size_t bad_utf8_rows;
     size_t too_long_rows;
     size_t empty_recipients; /* recipient cell empty after cleaning */
     bool have_header;
     bool column_found[JOBCSV_NKINDS]; /* the header has the wanted column */
-    bool field_too_long;   /* parsing stopped at a field over max_field */
+    bool field_too_long;              /* parsing stopped at a field over max_field */
 };
 
 struct jobcsv;

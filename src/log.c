@@ -106,8 +106,7 @@ json_escape(struct buf *b, const char *s)
     }
 }
 
-JR_PRINTF(2, 0) static void
-log_write(enum log_level level, const char *fmt, va_list ap)
+JR_PRINTF(2, 0) static void log_write(enum log_level level, const char *fmt, va_list ap)
 {
     struct buf msg = BUF_INIT;
     struct buf line = BUF_INIT;

@@ -34,8 +34,8 @@ int notify_db_services(struct pg *pg, const char *const *ids, size_t nids, unsig
 struct notify_filter {
     const struct notify_service *services;
     size_t nservices;
-    jr_usec start; /* inclusive */
-    jr_usec end;   /* exclusive */
+    jr_usec start;    /* inclusive */
+    jr_usec end;      /* exclusive */
     const char *type; /* "sms", "email", or NULL for all */
 };
 
@@ -51,14 +51,14 @@ int notify_db_jobs(struct pg *pg, const struct notify_filter *f, notify_job_fn *
 struct notify_row {
     const char *service_id;
     const char *id;
-    const char *job_id;        /* NULL for API sends */
-    int64_t job_row_number;    /* -1 when NULL */
+    const char *job_id;     /* NULL for API sends */
+    int64_t job_row_number; /* -1 when NULL */
     const char *template_name;
     const char *template_type; /* of the notification's template version (or its type) */
     const char *sent_by;
     const char *carrier;
     const char *status;
-    const char *created_at;    /* "YYYY-MM-DD HH:MM:SS.ffffff" */
+    const char *created_at; /* "YYYY-MM-DD HH:MM:SS.ffffff" */
     const char *batch_file;
     const char *provider_response;
 };

@@ -24,7 +24,7 @@ struct pg {
     PGconn *conn;
     volatile sig_atomic_t *cancel_flag;
     bool streaming;
-    char *copybuf;   /* the current COPY row, owned by libpq */
+    char *copybuf; /* the current COPY row, owned by libpq */
     char **fields;
     size_t fcap;
     char sqlstate[6];
@@ -222,8 +222,7 @@ pg_exec(struct pg *pg, const char *sql, struct jr_err *err)
 }
 
 struct pg_result *
-pg_query(struct pg *pg, const char *sql, int nparams, const char *const *params,
-         struct jr_err *err)
+pg_query(struct pg *pg, const char *sql, int nparams, const char *const *params, struct jr_err *err)
 {
     PGresult *res = run(pg, sql, nparams, params, err);
     struct pg_result *r;

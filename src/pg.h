@@ -32,8 +32,8 @@ int pg_exec(struct pg *pg, const char *sql, struct jr_err *err);
 
 /* Run a query with text parameters (NULL entries are SQL NULL) and keep its whole result: use it
  * for small results only. Returns NULL on failure. */
-struct pg_result *pg_query(struct pg *pg, const char *sql, int nparams,
-                           const char *const *params, struct jr_err *err);
+struct pg_result *pg_query(struct pg *pg, const char *sql, int nparams, const char *const *params,
+                           struct jr_err *err);
 size_t pg_result_rows(const struct pg_result *r);
 /* The value at (row, col), or NULL for SQL NULL. Borrowed until pg_result_free. */
 const char *pg_result_value(const struct pg_result *r, size_t row, int col);

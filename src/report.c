@@ -23,10 +23,20 @@
 #define COMMIT_QUEUE 8
 
 const char *const report_status_names[REPORT_NSTATUS] = {
-    "cancelled",         "created",           "sending",           "sent",
-    "delivered",         "pending",           "failed",            "technical-failure",
-    "temporary-failure", "permanent-failure", "pending-virus-check", "validation-failed",
-    "virus-scan-failed", "other",
+    "cancelled",
+    "created",
+    "sending",
+    "sent",
+    "delivered",
+    "pending",
+    "failed",
+    "technical-failure",
+    "temporary-failure",
+    "permanent-failure",
+    "pending-virus-check",
+    "validation-failed",
+    "virus-scan-failed",
+    "other",
 };
 
 int

@@ -23,12 +23,14 @@ struct buf;
 struct jr_err;
 struct storage;
 
-#define REPORT_HEADER "Phone Number,Template,Sent By,Carrier,Status,Time,Batch File,Carrier Response"
+#define REPORT_HEADER                                                                              \
+    "Phone Number,Template,Sent By,Carrier,Status,Time,Batch File,Carrier Response"
 #define REPORT_MAX_WINDOWS 8
 #define REPORT_UNAVAILABLE "Unavailable"
 
 /* The notify_statuses enum, in schema order; REPORT_STATUS_OTHER counts anything else. */
 enum { REPORT_NSTATUS = 14, REPORT_STATUS_OTHER = 13 };
+
 extern const char *const report_status_names[REPORT_NSTATUS];
 
 /* The index of a raw status in report_status_names (REPORT_STATUS_OTHER when unknown). */
@@ -42,7 +44,7 @@ const char *report_status_text(const char *status, const char *template_type);
 struct report_row {
     const char *recipient; /* phone/email, REPORT_UNAVAILABLE, or NULL (no job) */
     size_t recipient_len;
-    bool unavailable;      /* recipient is REPORT_UNAVAILABLE */
+    bool unavailable; /* recipient is REPORT_UNAVAILABLE */
     const char *template_name;
     const char *sent_by;
     const char *carrier;
@@ -61,9 +63,9 @@ void report_key(char *out, size_t size, const char *service_id, unsigned days);
 
 enum report_outcome {
     REPORT_PENDING,
-    REPORT_WRITTEN,  /* committed (or, in a dry run, would have been) */
-    REPORT_REMOVED,  /* no rows: the object was deleted (or would have been) */
-    REPORT_FAILED,   /* writing, committing or deleting failed; the old object is untouched */
+    REPORT_WRITTEN, /* committed (or, in a dry run, would have been) */
+    REPORT_REMOVED, /* no rows: the object was deleted (or would have been) */
+    REPORT_FAILED,  /* writing, committing or deleting failed; the old object is untouched */
 };
 
 /* The outcome of one (service, window) report. No PII. */
@@ -74,26 +76,26 @@ struct report_result {
     jr_usec start;
     jr_usec end;
     enum report_outcome outcome;
-    size_t rows;          /* rows written */
+    size_t rows;           /* rows written */
     size_t rows_in_window; /* before --max-rows truncation */
     bool truncated;
-    size_t unavailable;   /* rows whose Phone Number is Unavailable */
+    size_t unavailable; /* rows whose Phone Number is Unavailable */
     size_t status_counts[REPORT_NSTATUS];
     int64_t bytes;
     unsigned char sha256[32];
     char error[300];
-    int errcode;          /* enum jr_errcode of a failure */
+    int errcode; /* enum jr_errcode of a failure */
 };
 
 struct report_opts {
     struct window windows[REPORT_MAX_WINDOWS]; /* all with the same end */
     size_t nwindows;
-    size_t max_rows;          /* per report, newest kept; 0 = no limit */
+    size_t max_rows; /* per report, newest kept; 0 = no limit */
     bool escape_formulas;
-    bool dry_run;             /* compute everything, write and delete nothing */
-    struct storage *storage;  /* destination (NULL when out is set or dry_run) */
-    FILE *out;                /* stream destination ('-'): one service, one window */
-    unsigned upload_threads;  /* background commits, >= 1 */
+    bool dry_run;            /* compute everything, write and delete nothing */
+    struct storage *storage; /* destination (NULL when out is set or dry_run) */
+    FILE *out;               /* stream destination ('-'): one service, one window */
+    unsigned upload_threads; /* background commits, >= 1 */
 };
 
 struct report_engine;
@@ -107,8 +109,8 @@ int report_engine_service_begin(struct report_engine *e, const char *service_id,
 
 /* One row of the current service; rows come newest first. created_at must be in the
  * window_format_sql form. Returns -1 only for failures that must stop the run (stdout errors). */
-int report_engine_row(struct report_engine *e, const struct report_row *row,
-                      const char *created_at, struct jr_err *err);
+int report_engine_row(struct report_engine *e, const struct report_row *row, const char *created_at,
+                      struct jr_err *err);
 
 /* End the current service: its reports are queued for commit, its empty windows for deletion. */
 int report_engine_service_end(struct report_engine *e, struct jr_err *err);

@@ -21,7 +21,8 @@ struct jr_err;
 struct storage;
 struct storage_writer;
 
-/* Object metadata from a listing or a stat. key is borrowed for the callback's (or call's) duration. */
+/* Object metadata from a listing or a stat. key is borrowed for the callback's (or call's)
+ * duration. */
 struct storage_object_info {
     const char *key; /* bucket-relative (prefix removed) */
     int64_t size;    /* bytes */
@@ -46,21 +47,21 @@ enum storage_fetch_status {
 
 /* One object to read, for storage_fetch_many. Inputs first, then outputs. */
 struct storage_fetch {
-    const char *key;          /* in: tried first */
-    const char *fallback_key; /* in: tried when key does not exist; may be NULL */
-    int64_t max_bytes;        /* in: refuse objects larger than this (0 = no limit) */
-    storage_data_fn *on_data; /* in */
+    const char *key;            /* in: tried first */
+    const char *fallback_key;   /* in: tried when key does not exist; may be NULL */
+    int64_t max_bytes;          /* in: refuse objects larger than this (0 = no limit) */
+    storage_data_fn *on_data;   /* in */
     storage_reset_fn *on_reset; /* in: may be NULL when transfers are never retried mid-body */
-    void *arg;                /* in: passed to the callbacks */
+    void *arg;                  /* in: passed to the callbacks */
     enum storage_fetch_status status; /* out */
-    bool used_fallback;       /* out: the body came from fallback_key */
-    int64_t bytes;            /* out: body bytes delivered */
-    char errmsg[256];         /* out: for STORAGE_FETCH_FAILED, a message without PII */
+    bool used_fallback;               /* out: the body came from fallback_key */
+    int64_t bytes;                    /* out: body bytes delivered */
+    char errmsg[256];                 /* out: for STORAGE_FETCH_FAILED, a message without PII */
 };
 
 /* Options for a new object. */
 struct storage_put_opts {
-    const char *content_type; /* e.g. "text/csv; charset=utf-8"; NULL for none */
+    const char *content_type;    /* e.g. "text/csv; charset=utf-8"; NULL for none */
     bool server_side_encryption; /* S3: x-amz-server-side-encryption: AES256 */
 };
 
@@ -73,8 +74,8 @@ struct storage_put_result {
 /* Parameters of an S3 bucket (SPEC §6). Strings are borrowed for the open call only. */
 struct storage_s3_params {
     const char *bucket;
-    const char *prefix;            /* key prefix without leading/trailing '/', or NULL */
-    const char *region;            /* e.g. "us-east-1" */
+    const char *prefix; /* key prefix without leading/trailing '/', or NULL */
+    const char *region; /* e.g. "us-east-1" */
     const char *access_key_id;
     const char *secret_access_key; /* secret: never logged */
     const char *session_token;     /* may be NULL */
@@ -95,8 +96,7 @@ struct storage_driver {
                       struct jr_err *err);
     struct storage_writer *(*writer_open)(struct storage *st, const char *key,
                                           const struct storage_put_opts *opts, struct jr_err *err);
-    int (*writer_write)(struct storage_writer *w, const void *data, size_t len,
-                        struct jr_err *err);
+    int (*writer_write)(struct storage_writer *w, const void *data, size_t len, struct jr_err *err);
     int (*writer_commit)(struct storage_writer *w, struct jr_err *err);
     void (*writer_abort)(struct storage_writer *w);
     int (*remove)(struct storage *st, const char *key, struct jr_err *err);
@@ -104,8 +104,8 @@ struct storage_driver {
                        struct jr_err *err);
     int (*list)(struct storage *st, const char *prefix, storage_list_fn *fn, void *arg,
                 struct jr_err *err);
-    int (*stat)(struct storage *st, const char *key, struct storage_object_info *info,
-                bool *exists, struct jr_err *err);
+    int (*stat)(struct storage *st, const char *key, struct storage_object_info *info, bool *exists,
+                struct jr_err *err);
     void (*close)(struct storage *st);
 };
 
@@ -148,16 +148,15 @@ bool storage_is_remote(const struct storage *st);
  * Read several objects, at most `parallel` at a time (>= 1). Per-object outcomes go into
  * items[i].status; returns -1 only when the whole operation cannot run.
  */
-int storage_fetch_many(struct storage *st, struct storage_fetch *items, size_t n,
-                       unsigned parallel, struct jr_err *err);
+int storage_fetch_many(struct storage *st, struct storage_fetch *items, size_t n, unsigned parallel,
+                       struct jr_err *err);
 
 /*
  * Start writing key. Nothing is visible to readers until storage_writer_commit, which replaces
  * any previous object atomically (a rename, or a single PUT / completed multipart upload).
  */
 struct storage_writer *storage_writer_open(struct storage *st, const char *key,
-                                           const struct storage_put_opts *opts,
-                                           struct jr_err *err);
+                                           const struct storage_put_opts *opts, struct jr_err *err);
 int storage_writer_write(struct storage_writer *w, const void *data, size_t len,
                          struct jr_err *err);
 /* Publish the object and free w (also on failure, after which the old object is untouched). */

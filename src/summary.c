@@ -82,7 +82,8 @@ result_json(const struct report_result *r)
 
     for (int s = 0; s < REPORT_NSTATUS; s++)
         if (r->status_counts[s])
-            json_object_set_new(st, report_status_names[s], json_integer((json_int_t)r->status_counts[s]));
+            json_object_set_new(st, report_status_names[s],
+                                json_integer((json_int_t)r->status_counts[s]));
     json_object_set_new(o, "service_id", json_string(r->service_id));
     json_object_set_new(o, "days", json_integer(r->days));
     json_object_set_new(o, "key", json_string(r->key));
@@ -121,10 +122,9 @@ summary_write_json(const struct summary_run *run, FILE *f, struct jr_err *err)
 
         json_array_append_new(reports, result_json(r));
         if (r->outcome == REPORT_FAILED)
-            json_array_append_new(failures,
-                                  json_pack("{s:s,s:i,s:s,s:s}", "service_id", r->service_id,
-                                            "days", (int)r->days, "key", r->key, "error",
-                                            r->error));
+            json_array_append_new(failures, json_pack("{s:s,s:i,s:s,s:s}", "service_id",
+                                                      r->service_id, "days", (int)r->days, "key",
+                                                      r->key, "error", r->error));
     }
     if (run->fatal_error)
         json_array_append_new(failures, json_pack("{s:s}", "error", run->fatal_error));
@@ -135,18 +135,18 @@ summary_write_json(const struct summary_run *run, FILE *f, struct jr_err *err)
     json_object_set_new(root, "type", json_string(run->type));
     json_object_set_new(root, "destination", json_string(run->destination));
     json_object_set_new(root, "dry_run", json_boolean(run->dry_run));
-    json_object_set_new(root, "max_rows", run->max_rows ? json_integer((json_int_t)run->max_rows)
-                                                        : json_null());
+    json_object_set_new(root, "max_rows",
+                        run->max_rows ? json_integer((json_int_t)run->max_rows) : json_null());
     json_object_set_new(root, "services", json_integer((json_int_t)run->services));
     json_object_set_new(root, "duration_seconds", json_real(run->seconds));
     json_object_set_new(root, "job_cache", cache_json(run->cache));
     json_object_set_new(root, "reports", reports);
-    json_object_set_new(
-        root, "totals",
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "reports_written", (json_int_t)t.written,
-                  "reports_deleted", (json_int_t)t.removed, "reports_failed", (json_int_t)t.failed,
-                  "rows", (json_int_t)t.rows, "unavailable", (json_int_t)t.unavailable, "bytes",
-                  (json_int_t)t.bytes));
+    json_object_set_new(root, "totals",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "reports_written",
+                                  (json_int_t)t.written, "reports_deleted", (json_int_t)t.removed,
+                                  "reports_failed", (json_int_t)t.failed, "rows",
+                                  (json_int_t)t.rows, "unavailable", (json_int_t)t.unavailable,
+                                  "bytes", (json_int_t)t.bytes));
     json_object_set_new(root, "failures", failures);
     if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 || fputc('\n', f) == EOF)
         rc = jr_err_errno(err, JR_E_IO, "cannot write the summary");
@@ -171,7 +171,8 @@ summary_write_table(const struct summary_run *run, FILE *f)
                 outcome_name(r->outcome), r->rows, r->unavailable, (long long)r->bytes,
                 r->truncated ? " (truncated)" : "");
     }
-    fprintf(f, "%zu reports written, %zu empty windows deleted, %zu failed; %zu rows (%zu "
-               "Unavailable), %lld bytes in %.1fs\n",
+    fprintf(f,
+            "%zu reports written, %zu empty windows deleted, %zu failed; %zu rows (%zu "
+            "Unavailable), %lld bytes in %.1fs\n",
             t.written, t.removed, t.failed, t.rows, t.unavailable, t.bytes, run->seconds);
 }

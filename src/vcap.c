@@ -78,10 +78,11 @@ take_s3(json_t *root, const char *want, struct vcap_services *out, struct jr_err
     size_t n;
 
     if (!arr)
-        return want ? jr_err_set(err, JR_E_CONFIG,
-                                 "VCAP_SERVICES has no s3 binding named '%s' (JOBREPORT_S3_SERVICE)",
-                                 want)
-                    : 0;
+        return want
+                   ? jr_err_set(err, JR_E_CONFIG,
+                                "VCAP_SERVICES has no s3 binding named '%s' (JOBREPORT_S3_SERVICE)",
+                                want)
+                   : 0;
     if (!json_is_array(arr))
         return jr_err_set(err, JR_E_CONFIG, "invalid VCAP_SERVICES: 's3' is not an array");
     n = json_array_size(arr);
@@ -154,15 +155,14 @@ vcap_json_free(void *p)
 }
 
 int
-vcap_parse(const char *json, const char *s3_service, struct vcap_services *out,
-           struct jr_err *err)
+vcap_parse(const char *json, const char *s3_service, struct vcap_services *out, struct jr_err *err)
 {
     return vcap_parse_some(json, s3_service, VCAP_WANT_RDS | VCAP_WANT_S3, out, err);
 }
 
 int
-vcap_parse_some(const char *json, const char *s3_service, unsigned want,
-                struct vcap_services *out, struct jr_err *err)
+vcap_parse_some(const char *json, const char *s3_service, unsigned want, struct vcap_services *out,
+                struct jr_err *err)
 {
     json_error_t jerr;
     json_t *root;
@@ -172,8 +172,9 @@ vcap_parse_some(const char *json, const char *s3_service, unsigned want,
     json_set_alloc_funcs(vcap_json_malloc, vcap_json_free);
     root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return jr_err_set(err, JR_E_CONFIG, "invalid VCAP_SERVICES: malformed JSON at line %d, column %d",
-                          jerr.line, jerr.column);
+        return jr_err_set(err, JR_E_CONFIG,
+                          "invalid VCAP_SERVICES: malformed JSON at line %d, column %d", jerr.line,
+                          jerr.column);
     if (!json_is_object(root)) {
         json_decref(root);
         return jr_err_set(err, JR_E_CONFIG, "invalid VCAP_SERVICES: not a JSON object");

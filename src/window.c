@@ -206,8 +206,8 @@ zone_day_start(time_t t, const char *zone, unsigned back)
 }
 
 int
-window_compute(jr_usec as_of, const char *zone, unsigned days, bool until_now,
-               struct window *out, struct jr_err *err)
+window_compute(jr_usec as_of, const char *zone, unsigned days, bool until_now, struct window *out,
+               struct jr_err *err)
 {
     time_t t = (time_t)(as_of >= 0 ? as_of / USEC : (as_of - USEC + 1) / USEC);
 

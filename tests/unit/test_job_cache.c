@@ -59,8 +59,9 @@ setup(void **state)
 
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/jrtest-jc.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
-    put_file(fx->dir, SVC "-service-notify/" JOB1 ".csv",
-             "\xef\xbb\xbfname,Phone Number\r\na,+1 (202) 555-0143\r\nb,\r\nshort\r\nc,202.555.0100\r\n");
+    put_file(
+        fx->dir, SVC "-service-notify/" JOB1 ".csv",
+        "\xef\xbb\xbfname,Phone Number\r\na,+1 (202) 555-0143\r\nb,\r\nshort\r\nc,202.555.0100\r\n");
     put_file(fx->dir, "service-" SVC "-notify/" JOB2 ".csv", "email address\nx@example.com\n");
     /* JOB3 has no file at all. */
     put_file(fx->dir, SVC "-service-notify/" JOB4 ".csv", "name,email\r\na,a@example.com\r\n");

@@ -72,8 +72,7 @@ parse_chunked(const char *data, size_t len, size_t chunk, unsigned want,
 
 /* Parse whole, then in small chunks; all must agree. Leaves the whole-input result in g/st. */
 static void
-parse_all_ways(const char *data, size_t len, unsigned want, struct got *g,
-               struct jobcsv_stats *st)
+parse_all_ways(const char *data, size_t len, unsigned want, struct got *g, struct jobcsv_stats *st)
 {
     static const size_t chunks[] = {1, 2, 5};
 
@@ -124,8 +123,8 @@ test_basic_crlf(void **state)
     struct jobcsv_stats st;
 
     (void)state;
-    PARSE("phone number,name\r\n+1 (202) 555-0143,Bob\r\n+1 202 555 0100,Al\r\n",
-          JOBCSV_WANT_PHONE, &g, &st);
+    PARSE("phone number,name\r\n+1 (202) 555-0143,Bob\r\n+1 202 555 0100,Al\r\n", JOBCSV_WANT_PHONE,
+          &g, &st);
     assert_phones(&g, want, 2);
     assert_true(st.have_header);
     assert_true(st.column_found[JOBCSV_PHONE]);
@@ -152,8 +151,8 @@ static void
 test_header_spellings(void **state)
 {
     static const char *const headers[] = {
-        "phone number", "Phone Number", "phone_number", "PHONENUMBER", "Phone-Number",
-        "phone - number", " Phone_Number ", "\"phone number\"",
+        "phone number", "Phone Number",   "phone_number",   "PHONENUMBER",
+        "Phone-Number", "phone - number", " Phone_Number ", "\"phone number\"",
     };
     static const char *const want[] = {"2025550143"};
 
@@ -215,9 +214,10 @@ test_email_column(void **state)
     struct jobcsv_stats st;
 
     (void)state;
-    PARSE("Email Address,name\r\n  Jane.Doe+tag@Example.COM  ,J\r\n\xc2\xa0x@example.org\xe2\x80\x8b,K"
-          "\r\n",
-          JOBCSV_WANT_EMAIL, &g, &st);
+    PARSE(
+        "Email Address,name\r\n  Jane.Doe+tag@Example.COM  ,J\r\n\xc2\xa0x@example.org\xe2\x80\x8b,K"
+        "\r\n",
+        JOBCSV_WANT_EMAIL, &g, &st);
     assert_int_equal(g.n, 2);
     assert_string_equal(g.rcpt[JOBCSV_EMAIL][0], "Jane.Doe+tag@Example.COM");
     assert_string_equal(g.rcpt[JOBCSV_EMAIL][1], "x@example.org");
@@ -314,8 +314,8 @@ test_skipinitialspace(void **state)
 
     (void)state;
     /* Spaces before a quoted field are skipped, so the quoted comma does not split it. */
-    PARSE("name, phone number, note\r\nx,   \"+1 (202) 555-0143\", \"a, b\"\r\n",
-          JOBCSV_WANT_PHONE, &g, &st);
+    PARSE("name, phone number, note\r\nx,   \"+1 (202) 555-0143\", \"a, b\"\r\n", JOBCSV_WANT_PHONE,
+          &g, &st);
     assert_int_equal(g.n, 1);
     assert_string_equal(g.rcpt[JOBCSV_PHONE][0], "12025550143");
     got_free(&g);
@@ -367,7 +367,8 @@ test_empty_recipient(void **state)
     struct jobcsv_stats st;
 
     (void)state;
-    PARSE("phone number,name\r\n,a\r\n ( ) - . + \xc2\xa0,b\r\n5,c\r\n", JOBCSV_WANT_PHONE, &g, &st);
+    PARSE("phone number,name\r\n,a\r\n ( ) - . + \xc2\xa0,b\r\n5,c\r\n", JOBCSV_WANT_PHONE, &g,
+          &st);
     assert_phones(&g, want, 3);
     assert_int_equal(st.empty_recipients, 2);
     assert_int_equal(g.problem[0], JOBCSV_ROW_OK);
@@ -381,8 +382,12 @@ test_cell_cleaning(void **state)
     size_t n;
 
     (void)state;
-    snprintf(s, sizeof(s), "%s", " \t\xe2\x80\x8b" "a\xc2\xa0" "b\xe2\x80\x8c\xe2\x80\x8d\xe2\x81\xa0"
-                                 "\xef\xbb\xbf" "c \r\n");
+    snprintf(s, sizeof(s), "%s",
+             " \t\xe2\x80\x8b"
+             "a\xc2\xa0"
+             "b\xe2\x80\x8c\xe2\x80\x8d\xe2\x81\xa0"
+             "\xef\xbb\xbf"
+             "c \r\n");
     n = jobcsv_clean_cell(s, strlen(s));
     assert_int_equal(n, 3);
     assert_memory_equal(s, "abc", 3);
@@ -394,11 +399,18 @@ test_cell_cleaning(void **state)
     assert_memory_equal(s, "12025550143x", 12);
     /* "Whitespace" is ASCII whitespace plus the invisible characters SPEC names: an EM SPACE
      * or an ideographic space is data, at the ends of a cell and inside a phone number. */
-    snprintf(s, sizeof(s), "\xe2\x80\x83" "202 555\xe3\x80\x80" "0143");
+    snprintf(s, sizeof(s),
+             "\xe2\x80\x83"
+             "202 555\xe3\x80\x80"
+             "0143");
     n = jobcsv_clean_cell(s, strlen(s));
     n = jobcsv_clean_phone(s, n);
     assert_int_equal(n, 16);
-    assert_memory_equal(s, "\xe2\x80\x83" "202555\xe3\x80\x80" "0143", 16);
+    assert_memory_equal(s,
+                        "\xe2\x80\x83"
+                        "202555\xe3\x80\x80"
+                        "0143",
+                        16);
     /* Nothing else changes: letters, '#', leading zeros, unicode digits stay. */
     snprintf(s, sizeof(s), "0044 7700#900\xd9\xa1");
     n = jobcsv_clean_phone(s, strlen(s));
@@ -481,9 +493,8 @@ test_callback_stop(void **state)
     (void)state;
     memset(&g, 0, sizeof(g));
     g.stop_after = 2;
-    assert_int_equal(parse_chunked(data, strlen(data), 100, JOBCSV_WANT_PHONE, &default_limits, &g,
-                                   &st),
-                     -1);
+    assert_int_equal(
+        parse_chunked(data, strlen(data), 100, JOBCSV_WANT_PHONE, &default_limits, &g, &st), -1);
     assert_int_equal(g.n, 2);
     got_free(&g);
 }

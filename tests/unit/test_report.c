@@ -275,8 +275,8 @@ test_engine_windows(void **state)
     free(body);
     body = slurp(f->dir, SVC1 "-service-notify/3-day-report.csv");
     assert_string_equal(body, REPORT_HEADER "\r\n"
-                              ",T,,,Delivered,2025-08-10 23:59:59,,\r\n"
-                              ",T,,,Failed,2025-08-09 00:00:00,,\r\n");
+                                            ",T,,,Delivered,2025-08-10 23:59:59,,\r\n"
+                                            ",T,,,Failed,2025-08-09 00:00:00,,\r\n");
     assert_int_equal(find(rs, n, SVC1, 3)->bytes, (int64_t)strlen(body));
     free(body);
     report_engine_free(e);
@@ -308,8 +308,8 @@ test_engine_max_rows(void **state)
     assert_true(find(rs, n, SVC1, 1)->truncated);
     body = slurp(f->dir, SVC1 "-service-notify/1-day-report.csv");
     assert_string_equal(body, REPORT_HEADER "\r\n"
-                              ",T,,,Sent internationally,2025-08-11 12:00:00,,\r\n"
-                              ",T,,,Sending,2025-08-11 11:00:00,,\r\n");
+                                            ",T,,,Sent internationally,2025-08-11 12:00:00,,\r\n"
+                                            ",T,,,Sending,2025-08-11 11:00:00,,\r\n");
     free(body);
     report_engine_free(e);
 }
