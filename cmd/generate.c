@@ -309,6 +309,9 @@ begin_until(struct gen_state *s, const char *id, struct jr_err *err)
         s->next_service++;
         if (report_engine_service_begin(s->engine, next, err) < 0)
             return -1;
+        if (job_cache_service_failure(s->cache, next))
+            report_engine_service_fail(s->engine, JR_E_STORAGE,
+                                       job_cache_service_failure(s->cache, next));
         if (c == 0) {
             snprintf(s->current, sizeof(s->current), "%s", next);
             return 1;

@@ -47,8 +47,16 @@ struct jc_job {
 /* Per-file warnings beyond this many are logged at debug level, then summarised once. */
 #define JC_WARN_MAX 20
 
+/* A service with a job file that storage failed to deliver. */
+struct jc_failure {
+    unsigned char service[16];
+    char msg[300];
+};
+
 struct job_cache {
     struct job_cache_opts opts;
+    struct jc_failure *failures;
+    size_t nfailures;
     size_t warned;
     size_t unwarned;
     struct jc_job *jobs;
@@ -111,6 +119,7 @@ job_cache_free(struct job_cache *jc)
             column_release(jc, &jc->jobs[i].col[k]);
     free(jc->jobs);
     free(jc->table);
+    free(jc->failures);
     free(jc);
 }
 
@@ -343,6 +352,34 @@ JR_PRINTF(2, 3) static void jc_warn(struct job_cache *jc, const char *fmt, ...)
     }
 }
 
+static void
+record_failure(struct job_cache *jc, const unsigned char service[16], const char *key,
+               const char *why)
+{
+    struct jc_failure *f;
+
+    for (size_t i = 0; i < jc->nfailures; i++)
+        if (memcmp(jc->failures[i].service, service, 16) == 0)
+            return; /* the first failure of a service is the one reported */
+    jc->failures = xreallocarray(jc->failures, jc->nfailures + 1, sizeof(*jc->failures));
+    f = &jc->failures[jc->nfailures++];
+    memcpy(f->service, service, 16);
+    snprintf(f->msg, sizeof(f->msg), "cannot read job file '%s': %.200s", key, why);
+}
+
+const char *
+job_cache_service_failure(const struct job_cache *jc, const char *service_id)
+{
+    unsigned char svc[16];
+
+    if (uuid_parse(service_id, svc) < 0)
+        return NULL;
+    for (size_t i = 0; i < jc->nfailures; i++)
+        if (memcmp(jc->failures[i].service, svc, 16) == 0)
+            return jc->failures[i].msg;
+    return NULL;
+}
+
 static const char *const kind_column[JOBCSV_NKINDS] = {"phone number", "email address"};
 
 /* Record the outcome of one download, log what went wrong (ids and counts only). */
@@ -377,8 +414,10 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
     case STORAGE_FETCH_FAILED:
         job->status = JC_FAILED;
         jc->st.failed++;
-        jc_warn(jc, "job '%s': cannot read job file '%s': %s; its rows are Unavailable", id, key,
-                it->errmsg);
+        record_failure(jc, job->service, key, it->errmsg);
+        log_error("job '%s': cannot read job file '%s': %s; the reports of its service are not "
+                  "replaced",
+                  id, key, it->errmsg);
         job_reset(jc, job);
         return;
     case STORAGE_FETCH_ABORTED:

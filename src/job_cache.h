@@ -89,4 +89,11 @@ enum job_cache_miss job_cache_get(const struct job_cache *jc, const unsigned cha
 
 const struct job_cache_stats *job_cache_get_stats(const struct job_cache *jc);
 
+/*
+ * When a job file of service_id (a UUID string) could not be read because storage failed (not
+ * because it is missing or malformed), the message of the first such failure; else NULL. Reports
+ * of such a service must not be replaced: their phone numbers would be wrongly Unavailable.
+ */
+const char *job_cache_service_failure(const struct job_cache *jc, const char *service_id);
+
 #endif

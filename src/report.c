@@ -279,6 +279,18 @@ sink_open(struct report_engine *e, size_t i, struct jr_err *err)
     return sink_write(e, i, REPORT_HEADER "\r\n", sizeof(REPORT_HEADER "\r\n") - 1, err);
 }
 
+void
+report_engine_service_fail(struct report_engine *e, int code, const char *msg)
+{
+    for (size_t i = 0; i < e->o.nwindows; i++) {
+        struct report_result *r = &e->cur[i];
+
+        r->outcome = REPORT_FAILED;
+        r->errcode = code;
+        snprintf(r->error, sizeof(r->error), "%s", msg);
+    }
+}
+
 static void
 window_fail(struct report_engine *e, size_t i, const struct jr_err *err)
 {

@@ -107,6 +107,10 @@ struct report_engine *report_engine_new(const struct report_opts *opts);
 int report_engine_service_begin(struct report_engine *e, const char *service_id,
                                 struct jr_err *err);
 
+/* Mark every report of the current service failed with msg (its rows are then ignored and its
+ * old objects stay as they are). */
+void report_engine_service_fail(struct report_engine *e, int code, const char *msg);
+
 /* One row of the current service; rows come newest first. created_at must be in the
  * window_format_sql form. Returns -1 only for failures that must stop the run (stdout errors). */
 int report_engine_row(struct report_engine *e, const struct report_row *row, const char *created_at,
