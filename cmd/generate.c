@@ -369,15 +369,13 @@ resolve_recipient(struct gen_state *s, const struct notify_row *nr, struct repor
     }
 }
 
+/* Read the stream (already begun on pg) into the report engine. */
 static int
-stream_rows(struct pg *pg, struct gen_state *s, const struct notify_filter *f, struct jr_ctx *ctx,
-            struct jr_err *err)
+stream_rows(struct pg *pg, struct gen_state *s, struct jr_ctx *ctx, struct jr_err *err)
 {
     struct notify_row nr;
     int rc;
 
-    if (notify_db_stream_begin(pg, f, err) < 0)
-        return -1;
     while ((rc = notify_db_next(pg, &nr, err)) == 1) {
         struct report_row rr;
 
@@ -470,6 +468,7 @@ cmd_generate(int argc, char **argv, struct jr_ctx *ctx, struct jr_err *err)
     struct storage *bucket = NULL;
     struct storage *dest = NULL;
     struct pg *pg = NULL;
+    struct pg *stream = NULL;
     struct notify_service *services = NULL;
     size_t nservices = 0;
     const struct report_result *results = NULL;
@@ -547,6 +546,20 @@ cmd_generate(int argc, char **argv, struct jr_ctx *ctx, struct jr_err *err)
     f.end = ro.windows[0].end;
     f.type = o.type;
 
+    /*
+     * Start the ordered stream now, on a second connection, so that the server sorts the window
+     * while this connection lists the jobs and their files download; rows are read only once the
+     * job cache is complete (the socket buffers hold the server back until then).
+     */
+    if (nservices) {
+        stream = pg_open(ctx->cfg.db_conninfo, ctx->cfg.statement_timeout_s, err);
+        if (!stream)
+            goto out;
+        pg_set_cancel_flag(stream, ctx->cancelled);
+        if (notify_db_stream_begin(stream, &f, err) < 0)
+            goto out;
+    }
+
     job_cache_opts_init(&jco);
     jco.parallel = o.parallel;
     jco.max_file_bytes = ctx->cfg.max_file_bytes;
@@ -568,7 +581,7 @@ cmd_generate(int argc, char **argv, struct jr_ctx *ctx, struct jr_err *err)
     s.engine = report_engine_new(&ro);
     s.services = services;
     s.nservices = nservices;
-    if (nservices && stream_rows(pg, &s, &f, ctx, &run_err) < 0) {
+    if (nservices && stream_rows(stream, &s, ctx, &run_err) < 0) {
         stream_failed = true;
         report_engine_service_abort(s.engine);
     }
@@ -623,6 +636,7 @@ out:
     report_engine_free(s.engine);
     job_cache_free(s.cache);
     free(services);
+    pg_close(stream);
     pg_close(pg);
     storage_close(dest);
     storage_close(bucket);

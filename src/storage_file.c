@@ -30,11 +30,15 @@ struct file_storage {
     char *root;          /* absolute directory */
 };
 
+#define FILE_WRITE_BUF 65536
+
 struct file_writer {
     struct storage_writer base; /* must be first */
     char *path;                 /* final path */
     char *tmp;                  /* temporary path */
     int fd;
+    size_t used;                /* bytes waiting in buf */
+    char buf[FILE_WRITE_BUF];   /* rows arrive a line at a time: one write(2) per 64 KiB */
 };
 
 /* A key is a relative path of non-empty segments, none "." or "..", without NUL. */
@@ -215,11 +219,8 @@ file_writer_open(struct storage *st, const char *key, const struct storage_put_o
 }
 
 static int
-file_writer_write(struct storage_writer *sw, const void *data, size_t len, struct jr_err *err)
+write_all(struct file_writer *w, const char *p, size_t len, struct jr_err *err)
 {
-    struct file_writer *w = (struct file_writer *)sw;
-    const char *p = data;
-
     while (len) {
         ssize_t n = write(w->fd, p, len);
 
@@ -234,9 +235,27 @@ file_writer_write(struct storage_writer *sw, const void *data, size_t len, struc
     return 0;
 }
 
+static int
+file_writer_write(struct storage_writer *sw, const void *data, size_t len, struct jr_err *err)
+{
+    struct file_writer *w = (struct file_writer *)sw;
+
+    if (w->used + len > sizeof(w->buf)) {
+        if (write_all(w, w->buf, w->used, err) < 0)
+            return -1;
+        w->used = 0;
+        if (len >= sizeof(w->buf))
+            return write_all(w, data, len, err);
+    }
+    memcpy(w->buf + w->used, data, len);
+    w->used += len;
+    return 0;
+}
+
 static void
 file_writer_free(struct file_writer *w)
 {
+    xwipe(w->buf, w->used); /* report rows hold PII */
     free(w->base.key);
     free(w->tmp);
     free(w->path);
@@ -279,6 +298,9 @@ file_writer_commit(struct storage_writer *sw, struct jr_err *err)
     struct file_writer *w = (struct file_writer *)sw;
     int rc = -1;
 
+    if (write_all(w, w->buf, w->used, err) < 0)
+        goto out;
+    w->used = 0;
     if (fsync(w->fd) < 0) {
         jr_err_errno(err, JR_E_IO, "cannot write '%s'", w->path);
         goto out;
