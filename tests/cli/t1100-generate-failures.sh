@@ -69,7 +69,7 @@ lock_table
 # statement_timeout ends a blocked query: exit 4 with the server's message.
 JOBREPORT_STATEMENT_TIMEOUT=1 jr --bucket bucket generate --as-of $ASOF
 expect_rc 4
-expect_err_line "jobreport: error: cannot list the jobs of the report window: query failed: ERROR:  canceling statement due to statement timeout"
+expect_err_line "jobreport: error: cannot read notifications: query failed: ERROR:  canceling statement due to statement timeout"
 unchanged
 
 # SIGTERM cancels the query: exit 4, nothing half-written.
@@ -80,7 +80,7 @@ kill -TERM $pid_a
 set +e; wait $pid_a; rc=$?; set -e
 cat a.err >>"$JR_TEST_STATE/tool-output.log"
 [ $rc = 4 ] || { cat a.err; fail "SIGTERM: exit $rc, expected 4"; }
-grep -q "^jobreport: error: cannot list the jobs of the report window: query cancelled by signal$" a.err || { cat a.err; fail "SIGTERM message"; }
+grep -q "^jobreport: error: cannot read notifications: query cancelled by signal$" a.err || { cat a.err; fail "SIGTERM message"; }
 unchanged
 
 # The server ends the connection: exit 4 with its message.
