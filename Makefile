@@ -124,7 +124,7 @@ format:
 	clang-format -i $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC)
 
 man-lint:
-	mandoc -Tlint -Wstyle man/jobreport.1
+	mandoc -Tlint -Wwarning man/jobreport.1
 
 lint:
 	cppcheck --enable=warning,style,performance,portability --std=c11 --error-exitcode=1 \

@@ -160,6 +160,7 @@ notify_db_stream_begin(struct pg *pg, const struct notify_filter *f, struct jr_e
                      " LEFT JOIN jobs j ON j.id = n.job_id");
     where_clause(&sql, f);
     buf_addstr(&sql, " ORDER BY n.service_id, n.created_at DESC, n.id");
+    log_debug("notifications query: %s", buf_cstr(&sql)); /* ids and timestamps only */
     rc = pg_stream_begin(pg, buf_cstr(&sql), err);
     buf_release(&sql);
     if (rc < 0)
