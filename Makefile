@@ -48,7 +48,7 @@ MOCK_OBJ   := $(MOCK_SRC:%.c=$(BUILD)/%.o)
 # Per-test extra link flags (libpq mocks by --wrap). Tests link the objects they use from libjr.a.
 LDFLAGS_test_pg = -Wl,--wrap=PQconnectdb,--wrap=PQstatus,--wrap=PQerrorMessage,--wrap=PQfinish
 
-.PHONY: all check deps check-unit check-cli asan demo bench install uninstall clean \
+.PHONY: all check static-checks deps check-unit check-cli asan demo bench install uninstall clean \
 	check-headers check-format format man-lint lint
 
 all: $(BIN) jobreport
@@ -84,8 +84,12 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(LIB)
 # The one test command (README, .ci/run): dependencies, unit and CLI tests, then the same tests
 # under AddressSanitizer + UndefinedBehaviorSanitizer.
 check: deps
+	$(MAKE) --no-print-directory static-checks
 	$(MAKE) --no-print-directory all check-unit check-cli
 	$(MAKE) --no-print-directory asan
+
+# Formatting, self-contained headers, the man page and cppcheck: cheap, so every check runs them.
+static-checks: check-format check-headers man-lint lint
 
 deps:
 	scripts/install-deps.sh
@@ -118,16 +122,16 @@ check-headers:
 	done
 
 check-format:
-	clang-format --dry-run --Werror $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC)
+	@clang-format --dry-run --Werror $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC) $(ITEST_SRC)
 
 format:
-	clang-format -i $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC)
+	clang-format -i $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC) $(ITEST_SRC)
 
 man-lint:
-	mandoc -Tlint -Wwarning man/jobreport.1
+	@mandoc -Tlint -Wwarning man/jobreport.1
 
 lint:
-	cppcheck --enable=warning,style,performance,portability --std=c11 --error-exitcode=1 \
+	@cppcheck --enable=warning,style,performance,portability --std=c11 --error-exitcode=1 \
 		--inline-suppr --quiet -D_GNU_SOURCE -Isrc -Icmd cmd src
 
 install: $(BIN)

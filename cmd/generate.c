@@ -626,7 +626,8 @@ cmd_generate(int argc, char **argv, struct jr_ctx *ctx, struct jr_err *err)
         for (size_t i = 0; i < nresults && !first; i++)
             if (results[i].outcome == REPORT_FAILED)
                 first = &results[i];
-        jr_err_set(err, tot.written + tot.removed ? JR_E_PARTIAL : (enum jr_errcode)first->errcode,
+        jr_err_set(err,
+                   (tot.written + tot.removed) ? JR_E_PARTIAL : (enum jr_errcode)first->errcode,
                    "%zu of %zu reports failed; first '%s': %s", tot.failed, nresults, first->key,
                    first->error);
         goto out;

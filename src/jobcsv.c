@@ -166,7 +166,6 @@ static void
 take_row(struct jobcsv *p)
 {
     struct jobcsv_row row;
-    bool short_row = false;
 
     memset(&row, 0, sizeof(row));
     row.index = p->next_index++;
@@ -190,6 +189,8 @@ take_row(struct jobcsv *p)
         }
     }
     if (row.problem == JOBCSV_ROW_OK) {
+        bool short_row = false;
+
         for (int k = 0; k < JOBCSV_NKINDS; k++) {
             size_t c = p->col[k];
             size_t start;

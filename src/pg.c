@@ -115,9 +115,10 @@ static void
 send_cancel(struct pg *pg)
 {
     PGcancel *c = PQgetCancel(pg->conn);
-    char buf[256];
 
     if (c) {
+        char buf[256];
+
         PQcancel(c, buf, sizeof(buf));
         PQfreeCancel(c);
     }
@@ -199,7 +200,6 @@ run(struct pg *pg, const char *sql, int nparams, const char *const *params, stru
 int
 pg_exec(struct pg *pg, const char *sql, struct jr_err *err)
 {
-    PGresult *res;
     int rc = 0;
 
     pg->sqlstate[0] = '\0';
@@ -207,8 +207,8 @@ pg_exec(struct pg *pg, const char *sql, struct jr_err *err)
         return err_pg(err, "cannot send query to PostgreSQL", PQerrorMessage(pg->conn));
     for (;;) {
         bool cancelled = false;
+        PGresult *res = get_result(pg, &cancelled);
 
-        res = get_result(pg, &cancelled);
         if (!res)
             break;
         if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK &&
@@ -318,7 +318,7 @@ pg_stream_begin(struct pg *pg, const char *select_sql, struct jr_err *err)
 
 /* Decode one COPY text field in place; returns its new end. */
 static char *
-unescape(char *s, char *end)
+unescape(char *s, const char *end)
 {
     char *out = s;
 

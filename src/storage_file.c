@@ -37,8 +37,8 @@ struct file_writer {
     char *path;                 /* final path */
     char *tmp;                  /* temporary path */
     int fd;
-    size_t used;                /* bytes waiting in buf */
-    char buf[FILE_WRITE_BUF];   /* rows arrive a line at a time: one write(2) per 64 KiB */
+    size_t used;              /* bytes waiting in buf */
+    char buf[FILE_WRITE_BUF]; /* rows arrive a line at a time: one write(2) per 64 KiB */
 };
 
 /* A key is a relative path of non-empty segments, none "." or "..", without NUL. */

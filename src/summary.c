@@ -78,7 +78,6 @@ result_json(const struct report_result *r)
 {
     json_t *o = json_object();
     json_t *st = json_object();
-    char hex[65];
 
     for (int s = 0; s < REPORT_NSTATUS; s++)
         if (r->status_counts[s])
@@ -97,6 +96,8 @@ result_json(const struct report_result *r)
     json_object_set_new(o, "statuses", st);
     json_object_set_new(o, "bytes", json_integer(r->bytes));
     if (r->rows && r->outcome != REPORT_FAILED) {
+        char hex[65];
+
         for (int i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", r->sha256[i]);
         json_object_set_new(o, "sha256", json_string(hex));
