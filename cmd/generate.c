@@ -286,12 +286,12 @@ static void
 log_service_misses(struct gen_state *s)
 {
     if (s->null_row)
-        log_warn("service '%s': %zu rows belong to a job but have no job_row_number (first: "
-                 "notification '%s'); they show Unavailable",
+        log_warn("service '%s': rows with a job but no job_row_number, shown Unavailable: %zu "
+                 "(first: notification '%s')",
                  s->current, s->null_row, s->first_null_row);
     if (s->no_row)
-        log_warn("service '%s': %zu rows point past the end of their job file; they show "
-                 "Unavailable",
+        log_warn("service '%s': rows pointing past the end of their job file, shown "
+                 "Unavailable: %zu",
                  s->current, s->no_row);
     s->null_row = s->no_row = s->no_file = s->empty = 0;
 }
@@ -402,14 +402,14 @@ stream_rows(struct pg *pg, struct gen_state *s, struct jr_ctx *ctx, struct jr_er
         if (report_engine_row(s->engine, &rr, nr.created_at, err) < 0)
             return -1;
         s->rows++;
-        if (ctx->stderr_tty && log_enabled(LOG_LEVEL_INFO) && s->rows % 200000 == 0) {
+        if (ctx->stderr_tty && log_enabled(LOG_LEVEL_WARN) && s->rows % 200000 == 0) {
             double secs = (double)(window_now() - ctx->started) / 1e6;
 
             fprintf(stderr, "\rjobreport: %zu rows, %zu of %zu services, %.0f rows/s", s->rows,
                     s->next_service, s->nservices, secs > 0 ? (double)s->rows / secs : 0.0);
         }
     }
-    if (ctx->stderr_tty && log_enabled(LOG_LEVEL_INFO) && s->rows >= 200000)
+    if (ctx->stderr_tty && log_enabled(LOG_LEVEL_WARN) && s->rows >= 200000)
         fputc('\n', stderr);
     if (rc < 0)
         return -1;

@@ -240,7 +240,7 @@ load_s3_settings(struct jr_config *cfg, config_getenv_fn *getenv_fn, struct jr_e
     cfg->max_attempts = 3;
     cfg->connect_timeout_s = 10;
     cfg->stall_timeout_s = 30;
-    cfg->part_size = (size_t)16 << 20;
+    cfg->part_size = (size_t)8 << 20; /* a report buffers at most one part in memory */
     if (env_bool(getenv_fn, "AWS_USE_FIPS_ENDPOINT", &cfg->use_fips, err) < 0 ||
         env_uint(getenv_fn, "AWS_MAX_ATTEMPTS", 1, 20, &cfg->max_attempts, err) < 0)
         return -1;

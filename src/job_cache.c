@@ -445,7 +445,9 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
             continue;
         if (!ps->column_found[k]) {
             jc->st.malformed++;
-            jc_warn(jc, "job '%s': job file '%s' has no '%s' column; its %zu rows are Unavailable",
+            jc_warn(jc,
+                    "job '%s': job file '%s' has no '%s' column; all its rows are Unavailable "
+                    "(%zu)",
                     id, key, kind_column[k], ps->rows);
             column_release(jc, &job->col[k]);
             continue;
@@ -469,8 +471,8 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
 
         jc->st.bad_rows += bad;
         jc_warn(jc,
-                "job '%s': job file '%s': %zu rows Unavailable (%zu short, %zu blank, %zu invalid "
-                "UTF-8, %zu over the size limit, %zu empty recipient)",
+                "job '%s': job file '%s': rows Unavailable: %zu (short %zu, blank %zu, invalid "
+                "UTF-8 %zu, over the size limit %zu, empty recipient %zu)",
                 id, key, bad, ps->short_rows, ps->blank_rows, ps->bad_utf8_rows, ps->too_long_rows,
                 ps->empty_recipients);
     }

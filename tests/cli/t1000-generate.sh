@@ -29,10 +29,10 @@ done
 
 # Warnings name ids and counts only.
 expect_err_contains "job 'cccccccc-cccc-4ccc-8ccc-ccccccccccc3': no job file at '$S1-service-notify/cccccccc-cccc-4ccc-8ccc-ccccccccccc3.csv' or 'service-$S1-notify/cccccccc-cccc-4ccc-8ccc-ccccccccccc3.csv'; its rows are Unavailable"
-expect_err_contains "job file '$S1-service-notify/cccccccc-cccc-4ccc-8ccc-ccccccccccc4.csv' has no 'phone number' column; its 1 rows are Unavailable"
-expect_err_contains "2 rows Unavailable (1 short, 1 blank, 0 invalid UTF-8, 0 over the size limit, 0 empty recipient)"
-expect_err_contains "service '$S1': 1 rows belong to a job but have no job_row_number (first: notification 'eeeeeeee-0000-4000-8000-000000000007')"
-expect_err_contains "service '$S1': 1 rows point past the end of their job file"
+expect_err_contains "job file '$S1-service-notify/cccccccc-cccc-4ccc-8ccc-ccccccccccc4.csv' has no 'phone number' column; all its rows are Unavailable (1)"
+expect_err_contains "rows Unavailable: 2 (short 1, blank 1, invalid UTF-8 0, over the size limit 0, empty recipient 0)"
+expect_err_contains "service '$S1': rows with a job but no job_row_number, shown Unavailable: 1 (first: notification 'eeeeeeee-0000-4000-8000-000000000007')"
+expect_err_contains "service '$S1': rows pointing past the end of their job file, shown Unavailable: 1"
 
 # The summary: counts, digests and outcomes (checked with Python's json, an independent reader).
 python3 - summary.json "$exp" <<'PY'
