@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="libpq-dev libcsv-dev libcurl4-openssl-dev libssl-dev libjansson-dev libexpat1-dev
-libcmocka-dev postgresql awscli pkg-config mandoc"
+libcmocka-dev postgresql awscli pkg-config mandoc clang-format cppcheck python3"
 
 missing=""
 for p in $PKGS; do
