@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@
 #include "banned.h"
 
 #define CONNINFO   "postgresql://jobreport@db.example:5432/notify"
-#define WATCHDOG_S 10 /* a wait that never ends kills the run instead of hanging it */
+#define WATCHDOG_S 10 /* SIGALRM ends a run whose wait never ends, instead of a hang */
 
 #define LOST_MSG                                                                                   \
     "server closed the connection unexpectedly\n\tThis probably means the server terminated "      \
