@@ -45,8 +45,19 @@ ITEST_BINS := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 MOCK_SRC   := $(sort $(wildcard tests/mocks/*.c))
 MOCK_OBJ   := $(MOCK_SRC:%.c=$(BUILD)/%.o)
 
-# Per-test extra link flags (libpq mocks by --wrap). Tests link the objects they use from libjr.a.
-LDFLAGS_test_pg = -Wl,--wrap=PQconnectdb,--wrap=PQstatus,--wrap=PQerrorMessage,--wrap=PQfinish
+# Per-test extra link flags (libpq mocks by --wrap) and the mock objects a test links (MOCKS_<test>;
+# other tests link none). Tests link the objects they use from libjr.a. test_pg wraps every PQ*
+# function src/pg.c calls: one left out would reach the real libpq with a mock connection.
+LDFLAGS_test_pg = \
+	-Wl,--wrap=PQconnectdbParams,--wrap=PQstatus,--wrap=PQerrorMessage,--wrap=PQfinish \
+	-Wl,--wrap=PQsetNoticeProcessor,--wrap=PQsendQuery,--wrap=PQsendQueryParams,--wrap=PQisBusy \
+	-Wl,--wrap=PQconsumeInput,--wrap=PQsocket,--wrap=PQgetResult,--wrap=PQresultStatus \
+	-Wl,--wrap=PQresultErrorField,--wrap=PQresultErrorMessage,--wrap=PQntuples,--wrap=PQgetvalue \
+	-Wl,--wrap=PQgetisnull,--wrap=PQclear,--wrap=PQgetCopyData,--wrap=PQsetnonblocking \
+	-Wl,--wrap=PQfreemem,--wrap=PQgetCancel,--wrap=PQcancel,--wrap=PQfreeCancel,--wrap=PQescapeLiteral
+MOCKS_test_pg   = $(BUILD)/tests/mocks/mock_libpq.o
+# Built through the test pattern rule only: keep them (not intermediate files to delete).
+.SECONDARY: $(MOCK_OBJ)
 
 .PHONY: all check static-checks deps check-unit check-cli asan demo bench install uninstall clean \
 	check-headers check-format format man-lint lint
@@ -72,7 +83,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(MOCK_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(MOCK_OBJ) $(LDFLAGS_$*) $(LDFLAGS) $(LIB) \
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(MOCKS_$*) $(LDFLAGS_$*) $(LDFLAGS) $(LIB) \
 		$(PKG_LIBS) $(CMOCKA_LIBS)
 
 # Integration test programs: run by the CLI tests against the live local servers.
@@ -122,10 +133,12 @@ check-headers:
 	done
 
 check-format:
-	@clang-format --dry-run --Werror $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC) $(ITEST_SRC)
+	@clang-format --dry-run --Werror $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC) $(ITEST_SRC) \
+		$(MOCK_SRC) $(wildcard tests/mocks/*.h)
 
 format:
-	clang-format -i $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC) $(ITEST_SRC)
+	clang-format -i $(SRC) $(CMDS) $(wildcard src/*.h src/s3/*.h cmd/*.h) $(UNIT_SRC) $(ITEST_SRC) \
+		$(MOCK_SRC) $(wildcard tests/mocks/*.h)
 
 man-lint:
 	@mandoc -Tlint -Wwarning man/jobreport.1
