@@ -44,7 +44,7 @@ int
 notify_db_services(struct pg *pg, const char *const *ids, size_t nids, unsigned shard_k,
                    unsigned shard_n, struct notify_service **out, size_t *n, struct jr_err *err)
 {
-    struct pg_result *res;
+    struct pg_rows *res;
     struct notify_service *list;
     size_t rows;
     size_t m = 0;
@@ -118,7 +118,7 @@ notify_db_jobs(struct pg *pg, const struct notify_filter *f, notify_job_fn *fn, 
                struct jr_err *err)
 {
     struct buf sql = BUF_INIT;
-    struct pg_result *res;
+    struct pg_rows *res;
     int rc = 0;
 
     if (!f->nservices)
@@ -207,7 +207,7 @@ notify_db_lock(struct pg *pg, const char *command, unsigned shard, double timeou
                struct jr_err *err)
 {
     char sql[192];
-    struct pg_result *res;
+    struct pg_rows *res;
     unsigned key2 = shard;
     bool got;
 

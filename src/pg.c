@@ -30,28 +30,57 @@ struct pg {
     char sqlstate[6];
 };
 
-struct pg_result {
+struct pg_rows {
     PGresult *res;
 };
 
-/* libpq messages end with a newline; drop it so messages stay one line. */
+/* libpq messages end with a newline and may hold more ("...failed: Connection refused\n\tIs the
+ * server running...", "LINE 1: ..."); a line break with the blanks around it becomes one space,
+ * so every message is one line. */
 static int
 err_pg(struct jr_err *err, const char *what, const char *msg)
 {
-    size_t len = strlen(msg);
+    char line[JR_ERR_MSG_MAX];
+    size_t n = 0;
+    bool gap = false;
 
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-        len--;
-    return jr_err_set(err, JR_E_DB, "%s: %.*s", what, (int)len, msg);
+    for (const char *p = msg; *p && n < sizeof(line) - 1; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t' || (gap && *p == ' ')) {
+            gap = true;
+            continue;
+        }
+        if (gap && n && n < sizeof(line) - 2)
+            line[n++] = ' ';
+        gap = false;
+        line[n++] = *p;
+    }
+    while (n && line[n - 1] == ' ')
+        n--;
+    line[n] = '\0';
+    return jr_err_set(err, JR_E_DB, "%s: %s", what, line);
 }
 
 static int
 err_result(struct pg *pg, struct jr_err *err, const char *what, const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : "";
 
     snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
+    if (primary) {
+        /* The server's own fields: the message, its detail and hint, without the query excerpt
+         * ("LINE 1: ...") that libpq's full text adds. */
+        const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+        const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+        const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+        char text[JR_ERR_MSG_MAX];
+
+        snprintf(text, sizeof(text), "%s:  %s%s%s%s%s", severity ? severity : "ERROR", primary,
+                 detail ? " DETAIL: " : "", detail ? detail : "", hint ? " HINT: " : "",
+                 hint ? hint : "");
+        return err_pg(err, what, text);
+    }
     if (!*msg)
         msg = PQerrorMessage(pg->conn);
     return err_pg(err, what, *msg ? msg : "unknown error");
@@ -135,26 +164,30 @@ wait_readable(struct pg *pg)
     if (pfd.fd < 0)
         return 0; /* a broken connection: let libpq report it */
     for (;;) {
-        int n;
-
         if (pg->cancel_flag && *pg->cancel_flag)
             return -1;
-        n = poll(&pfd, 1, PG_POLL_MS);
-        if (n > 0)
+        if (poll(&pfd, 1, PG_POLL_MS) > 0)
             return 0;
     }
 }
 
-/* The next result of the running statement, waiting with cancel checks. */
+/*
+ * The next result of the running statement. While waiting, a set cancel flag sends one cancel
+ * request for the statement (*cancel_sent records it, so draining never sends a second) and the
+ * wait goes on until the server ends the statement.
+ */
 static PGresult *
-get_result(struct pg *pg, bool *cancelled)
+get_result(struct pg *pg, bool *cancel_sent)
 {
     while (PQisBusy(pg->conn)) {
-        if (wait_readable(pg) < 0) {
-            *cancelled = true;
+        if (*cancel_sent) {
+            struct pollfd pfd = {PQsocket(pg->conn), POLLIN, 0};
+
+            if (pfd.fd >= 0)
+                poll(&pfd, 1, PG_POLL_MS);
+        } else if (wait_readable(pg) < 0) {
             send_cancel(pg);
-            /* After a cancel the server ends the statement promptly: just drain. */
-            pg->cancel_flag = NULL;
+            *cancel_sent = true;
         }
         if (!PQconsumeInput(pg->conn))
             break;
@@ -163,34 +196,32 @@ get_result(struct pg *pg, bool *cancelled)
 }
 
 static void
-drain(struct pg *pg)
+drain(struct pg *pg, bool *cancel_sent)
 {
     PGresult *r;
-    bool cancelled = false;
 
-    while ((r = get_result(pg, &cancelled)))
+    while ((r = get_result(pg, cancel_sent)))
         PQclear(r);
 }
 
-/* Send sql with parameters, wait for its first result. The caller drains the rest. */
+/* Send sql with parameters and wait for its first result; NULL with err set when the statement
+ * was cancelled or could not be sent. The caller drains the rest. */
 static PGresult *
-run(struct pg *pg, const char *sql, int nparams, const char *const *params, struct jr_err *err)
+run(struct pg *pg, const char *sql, int nparams, const char *const *params, bool *cancel_sent,
+    struct jr_err *err)
 {
     PGresult *res;
-    bool cancelled = false;
-    volatile sig_atomic_t *flag = pg->cancel_flag;
 
     pg->sqlstate[0] = '\0';
+    *cancel_sent = false;
     if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
         err_pg(err, "cannot send query to PostgreSQL", PQerrorMessage(pg->conn));
         return NULL;
     }
-    res = get_result(pg, &cancelled);
-    pg->cancel_flag = flag;
-    if (cancelled) {
+    res = get_result(pg, cancel_sent);
+    if (*cancel_sent) {
         PQclear(res);
-        drain(pg);
-        pg->cancel_flag = flag;
+        drain(pg, cancel_sent);
         jr_err_set(err, JR_E_DB, "query cancelled by signal");
         return NULL;
     }
@@ -200,59 +231,62 @@ run(struct pg *pg, const char *sql, int nparams, const char *const *params, stru
 int
 pg_exec(struct pg *pg, const char *sql, struct jr_err *err)
 {
+    bool cancel_sent = false;
     int rc = 0;
 
     pg->sqlstate[0] = '\0';
     if (!PQsendQuery(pg->conn, sql))
         return err_pg(err, "cannot send query to PostgreSQL", PQerrorMessage(pg->conn));
     for (;;) {
-        bool cancelled = false;
-        PGresult *res = get_result(pg, &cancelled);
+        PGresult *res = get_result(pg, &cancel_sent);
 
         if (!res)
             break;
         if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK &&
             PQresultStatus(res) != PGRES_TUPLES_OK)
             rc = err_result(pg, err, "query failed", res);
-        if (rc == 0 && cancelled)
-            rc = jr_err_set(err, JR_E_DB, "query cancelled by signal");
         PQclear(res);
     }
+    if (cancel_sent)
+        rc = jr_err_set(err, JR_E_DB, "query cancelled by signal");
     return rc;
 }
 
-struct pg_result *
+struct pg_rows *
 pg_query(struct pg *pg, const char *sql, int nparams, const char *const *params, struct jr_err *err)
 {
-    PGresult *res = run(pg, sql, nparams, params, err);
-    struct pg_result *r;
+    bool cancel_sent;
+    PGresult *res = run(pg, sql, nparams, params, &cancel_sent, err);
+    struct pg_rows *r;
 
     if (!res) {
+        if (cancel_sent)
+            return NULL; /* run() drained and set err */
         if (err->code == JR_OK)
             err_pg(err, "query failed", PQerrorMessage(pg->conn));
-        drain(pg);
+        drain(pg, &cancel_sent);
         return NULL;
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         err_result(pg, err, "query failed", res);
         PQclear(res);
-        drain(pg);
+        drain(pg, &cancel_sent);
         return NULL;
     }
-    drain(pg);
+    drain(pg, &cancel_sent);
     r = xmalloc(sizeof(*r));
     r->res = res;
     return r;
 }
 
 size_t
-pg_result_rows(const struct pg_result *r)
+pg_result_rows(const struct pg_rows *r)
 {
     return (size_t)PQntuples(r->res);
 }
 
 const char *
-pg_result_value(const struct pg_result *r, size_t row, int col)
+pg_result_value(const struct pg_rows *r, size_t row, int col)
 {
     if (PQgetisnull(r->res, (int)row, col))
         return NULL;
@@ -260,7 +294,7 @@ pg_result_value(const struct pg_result *r, size_t row, int col)
 }
 
 void
-pg_result_free(struct pg_result *r)
+pg_result_free(struct pg_rows *r)
 {
     if (!r)
         return;
@@ -293,25 +327,27 @@ int
 pg_stream_begin(struct pg *pg, const char *select_sql, struct jr_err *err)
 {
     char *sql = xasprintf("COPY (%s) TO STDOUT", select_sql);
-    PGresult *res = run(pg, sql, 0, NULL, err);
+    bool cancel_sent;
+    PGresult *res = run(pg, sql, 0, NULL, &cancel_sent, err);
 
     free(sql);
     if (!res) {
+        if (cancel_sent)
+            return -1; /* run() drained and set err */
         if (err->code == JR_OK)
             err_pg(err, "query failed", PQerrorMessage(pg->conn));
-        drain(pg);
+        drain(pg, &cancel_sent);
         return -1;
     }
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         err_result(pg, err, "query failed", res);
         PQclear(res);
-        drain(pg);
+        drain(pg, &cancel_sent);
         return -1;
     }
     PQclear(res);
-    if (!PQsetnonblocking(pg->conn, 1)) {
-        /* not fatal: PQgetCopyData(async) works either way */
-    }
+    /* Non-blocking sends are irrelevant here (rows only come in); a failure changes nothing. */
+    PQsetnonblocking(pg->conn, 1);
     pg->streaming = true;
     return 0;
 }
@@ -429,12 +465,12 @@ pg_stream_next(struct pg *pg, char ***fields, size_t *nfields, struct jr_err *er
         if (n == -1) {
             /* End of COPY: the final result says whether the query succeeded. */
             PGresult *res;
-            bool cancelled = false;
+            bool cancel_sent = false;
             int rc = 0;
 
             pg->streaming = false;
             PQsetnonblocking(pg->conn, 0);
-            while ((res = get_result(pg, &cancelled))) {
+            while ((res = get_result(pg, &cancel_sent))) {
                 if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
                     rc = err_result(pg, err, "query failed while reading rows", res);
                 PQclear(res);
@@ -458,7 +494,6 @@ pg_stream_abort(struct pg *pg)
         return;
     pg->streaming = false;
     send_cancel(pg);
-    pg->cancel_flag = NULL;
     PQsetnonblocking(pg->conn, 0);
     for (;;) {
         char *line = NULL;
@@ -469,5 +504,9 @@ pg_stream_abort(struct pg *pg)
         if (n < 0)
             break;
     }
-    drain(pg);
+    {
+        bool cancel_sent = true; /* the cancel above covers this statement */
+
+        drain(pg, &cancel_sent);
+    }
 }

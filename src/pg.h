@@ -15,7 +15,7 @@
 
 struct jr_err;
 struct pg;
-struct pg_result;
+struct pg_rows;
 
 /* Connect with conninfo (a URI or key=value string; "" for libpq's PG* defaults), then set
  * statement_timeout (seconds, 0 = none), TimeZone=UTC and application_name=jobreport. */
@@ -32,12 +32,12 @@ int pg_exec(struct pg *pg, const char *sql, struct jr_err *err);
 
 /* Run a query with text parameters (NULL entries are SQL NULL) and keep its whole result: use it
  * for small results only. Returns NULL on failure. */
-struct pg_result *pg_query(struct pg *pg, const char *sql, int nparams, const char *const *params,
-                           struct jr_err *err);
-size_t pg_result_rows(const struct pg_result *r);
+struct pg_rows *pg_query(struct pg *pg, const char *sql, int nparams, const char *const *params,
+                         struct jr_err *err);
+size_t pg_result_rows(const struct pg_rows *r);
 /* The value at (row, col), or NULL for SQL NULL. Borrowed until pg_result_free. */
-const char *pg_result_value(const struct pg_result *r, size_t row, int col);
-void pg_result_free(struct pg_result *r);
+const char *pg_result_value(const struct pg_rows *r, size_t row, int col);
+void pg_result_free(struct pg_rows *r);
 
 /* The SQLSTATE of the last failed statement ("" when none), e.g. "55P03" for a lock timeout. */
 const char *pg_last_sqlstate(const struct pg *pg);

@@ -621,7 +621,7 @@ test_s3_defaults(void **state)
     assert_int_equal(cfg.max_attempts, 3);
     assert_int_equal(cfg.connect_timeout_s, 10);
     assert_int_equal(cfg.stall_timeout_s, 30);
-    assert_int_equal(cfg.part_size, 16u << 20);
+    assert_int_equal(cfg.part_size, 8u << 20);
     assert_int_equal(cfg.statement_timeout_s, 3600);
     assert_true(cfg.max_file_bytes == (int64_t)256 << 20);
     assert_true(cfg.max_memory == (size_t)4 << 30);
@@ -1057,7 +1057,7 @@ test_s3_params(void **state)
     assert_int_equal(p.max_attempts, 7);
     assert_int_equal(p.connect_timeout_s, 10);
     assert_int_equal(p.stall_timeout_s, 30);
-    assert_int_equal(p.part_size, 16u << 20);
+    assert_int_equal(p.part_size, 8u << 20);
     config_release(&cfg);
 
     load_ok(plain, NULL, &cfg);
