@@ -260,11 +260,9 @@ struct gen_state {
     size_t nservices;
     size_t next_service; /* services[next_service..] not begun yet */
     char current[40];
-    /* per-service counters of rows whose recipient could not be found */
+    /* per-service counts of row-level misses (file-level ones are logged per job file) */
     size_t null_row;
     size_t no_row;
-    size_t no_file;
-    size_t empty;
     char first_null_row[40];
     size_t rows;
 };
@@ -293,7 +291,7 @@ log_service_misses(struct gen_state *s)
         log_warn("service '%s': rows pointing past the end of their job file, shown "
                  "Unavailable: %zu",
                  s->current, s->no_row);
-    s->null_row = s->no_row = s->no_file = s->empty = 0;
+    s->null_row = s->no_row = 0;
 }
 
 /* Begin services up to (not including) id; those before it have no rows at all. */
@@ -303,15 +301,16 @@ begin_until(struct gen_state *s, const char *id, struct jr_err *err)
     while (s->next_service < s->nservices) {
         const char *next = s->services[s->next_service].id;
         int c = id ? strcmp(next, id) : -1;
+        const char *failure;
 
         if (c > 0)
             break;
         s->next_service++;
         if (report_engine_service_begin(s->engine, next, err) < 0)
             return -1;
-        if (job_cache_service_failure(s->cache, next))
-            report_engine_service_fail(s->engine, JR_E_STORAGE,
-                                       job_cache_service_failure(s->cache, next));
+        failure = job_cache_service_failure(s->cache, next);
+        if (failure)
+            report_engine_service_fail(s->engine, JR_E_STORAGE, failure);
         if (c == 0) {
             snprintf(s->current, sizeof(s->current), "%s", next);
             return 1;
@@ -360,11 +359,8 @@ resolve_recipient(struct gen_state *s, const struct notify_row *nr, struct repor
     case JOB_CACHE_NO_ROW:
         s->no_row++;
         break;
-    case JOB_CACHE_NO_JOB:
-        s->no_file++;
-        break;
-    case JOB_CACHE_ROW_EMPTY:
-        s->empty++;
+    case JOB_CACHE_NO_JOB:    /* logged with its job file */
+    case JOB_CACHE_ROW_EMPTY: /* counted with its job file */
         break;
     }
 }
