@@ -144,6 +144,24 @@ env_bool(config_getenv_fn *getenv_fn, const char *name, bool *out, struct jr_err
     return 0;
 }
 
+/* Does any of libpq's own connection variables name a target? */
+static bool
+pg_env_present(config_getenv_fn *getenv_fn)
+{
+    for (size_t i = 0; i < JR_ARRAY_LEN(pg_env_vars); i++)
+        if (env_nonempty(getenv_fn, pg_env_vars[i]))
+            return true;
+    return false;
+}
+
+/* Does a source above VCAP_SERVICES name the bucket? */
+static bool
+bucket_named_above_vcap(const char *bucket_flag, config_getenv_fn *getenv_fn)
+{
+    return bucket_flag || env_nonempty(getenv_fn, "JOBREPORT_BUCKET") ||
+           env_nonempty(getenv_fn, "CSV_BUCKET_NAME");
+}
+
 static int
 load_database(struct jr_config *cfg, config_getenv_fn *getenv_fn, const struct vcap_services *vcap)
 {
@@ -154,12 +172,10 @@ load_database(struct jr_config *cfg, config_getenv_fn *getenv_fn, const struct v
         cfg->db_source = "DATABASE_URL";
         return 0;
     }
-    for (size_t i = 0; i < JR_ARRAY_LEN(pg_env_vars); i++) {
-        if (env_nonempty(getenv_fn, pg_env_vars[i])) {
-            cfg->db_conninfo = xstrdup("");
-            cfg->db_source = "PG* environment";
-            return 0;
-        }
+    if (pg_env_present(getenv_fn)) {
+        cfg->db_conninfo = xstrdup("");
+        cfg->db_source = "PG* environment";
+        return 0;
     }
     if (vcap && vcap->rds_uri) {
         cfg->db_conninfo = xstrdup(vcap->rds_uri);
@@ -289,13 +305,9 @@ config_load(struct jr_config *cfg, const char *bucket_flag, config_getenv_fn *ge
         /* Only the bindings that no higher source overrides are read and checked. */
         unsigned want = VCAP_WANT_RDS | VCAP_WANT_S3;
 
-        if (env_nonempty(getenv_fn, "DATABASE_URL"))
+        if (env_nonempty(getenv_fn, "DATABASE_URL") || pg_env_present(getenv_fn))
             want &= ~VCAP_WANT_RDS;
-        for (size_t i = 0; i < JR_ARRAY_LEN(pg_env_vars); i++)
-            if (env_nonempty(getenv_fn, pg_env_vars[i]))
-                want &= ~VCAP_WANT_RDS;
-        if (bucket_flag || env_nonempty(getenv_fn, "JOBREPORT_BUCKET") ||
-            env_nonempty(getenv_fn, "CSV_BUCKET_NAME"))
+        if (bucket_named_above_vcap(bucket_flag, getenv_fn))
             want &= ~VCAP_WANT_S3;
         if (vcap_parse_some(v, env_nonempty(getenv_fn, "JOBREPORT_S3_SERVICE"), want, &vcap, err) <
             0)

@@ -391,6 +391,7 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
     char id[UUID_STR_LEN + 1];
     const char *key = it->used_fallback ? ld->legacy : ld->key;
     const struct jobcsv_stats *ps;
+    size_t bad;
 
     uuid_format(job->id, id);
     jc->st.bytes += it->bytes;
@@ -463,12 +464,9 @@ finish_job(struct jc_load *ld, struct storage_fetch *it)
                 "are Unavailable",
                 id, key, jc->opts.max_field, ps->rows);
     }
-    if (ps->blank_rows + ps->short_rows + ps->bad_utf8_rows + ps->too_long_rows +
-            ps->empty_recipients >
-        0) {
-        size_t bad = ps->blank_rows + ps->short_rows + ps->bad_utf8_rows + ps->too_long_rows +
-                     ps->empty_recipients;
-
+    bad = ps->blank_rows + ps->short_rows + ps->bad_utf8_rows + ps->too_long_rows +
+          ps->empty_recipients;
+    if (bad) {
         jc->st.bad_rows += bad;
         jc_warn(jc,
                 "job '%s': job file '%s': rows Unavailable: %zu (short %zu, blank %zu, invalid "

@@ -88,12 +88,6 @@ cp_is_invisible(uint32_t cp)
            cp == 0xA0;
 }
 
-bool
-jobcsv_utf8_valid(const char *s, size_t len)
-{
-    return utf8_valid(s, len);
-}
-
 /*
  * Length of the strippable character at s[0..n): 0 when the character there is not strippable,
  * UTF8_INCOMPLETE when more bytes are needed to tell (never when final is set).
@@ -180,7 +174,7 @@ take_row(struct jobcsv *p)
         size_t start = 0;
 
         for (size_t f = 0; f < p->nf; f++) {
-            if (!jobcsv_utf8_valid(p->rec.data + start, p->fend[f] - start)) {
+            if (!utf8_valid(p->rec.data + start, p->fend[f] - start)) {
                 row.problem = JOBCSV_ROW_BAD_UTF8;
                 p->st.bad_utf8_rows++;
                 break;

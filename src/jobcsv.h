@@ -97,7 +97,4 @@ size_t jobcsv_clean_phone(char *s, size_t len);
 /* Does s[0..len) name the column of kind after lower-casing and removing ' ', '_' and '-'? */
 bool jobcsv_header_matches(const char *s, size_t len, enum jobcsv_kind kind);
 
-/* Is s[0..len) valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF)? */
-bool jobcsv_utf8_valid(const char *s, size_t len);
-
 #endif

@@ -68,10 +68,12 @@ log_format_parse(const char *s, enum log_format *out)
 static void
 json_escape(struct buf *b, const char *s)
 {
+    const unsigned char *end = (const unsigned char *)s + strlen(s);
+
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p >= 0x80) {
             uint32_t cp;
-            size_t k = utf8_decode(p, strlen((const char *)p), &cp);
+            size_t k = utf8_decode(p, (size_t)(end - p), &cp);
 
             if (k == 0 || k == UTF8_INCOMPLETE) {
                 buf_addstr(b, "\\ufffd");

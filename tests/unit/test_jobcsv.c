@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "jobcsv.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #define MAXROWS 64
@@ -541,13 +542,13 @@ static void
 test_utf8_validation(void **state)
 {
     (void)state;
-    assert_true(jobcsv_utf8_valid("", 0));
-    assert_true(jobcsv_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
-    assert_false(jobcsv_utf8_valid("\xc0\x80", 2));         /* overlong NUL */
-    assert_false(jobcsv_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    assert_false(jobcsv_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
-    assert_false(jobcsv_utf8_valid("\xe2\x82", 2));         /* truncated */
-    assert_false(jobcsv_utf8_valid("\x80", 1));
+    assert_true(utf8_valid("", 0));
+    assert_true(utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
+    assert_false(utf8_valid("\xc0\x80", 2));         /* overlong NUL */
+    assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    assert_false(utf8_valid("\xe2\x82", 2));         /* truncated */
+    assert_false(utf8_valid("\x80", 1));
 }
 
 int
